@@ -1,0 +1,24 @@
+"""The session store: SQLite in WAL mode (see schema.py for the tables)."""
+
+from monitor.store.schema import SCHEMA_VERSION, StoreError
+from monitor.store.store import (
+    AuditRecord,
+    EventRecord,
+    LatestValue,
+    SessionRecord,
+    Store,
+    to_ms,
+)
+from monitor.store.writer import StoreWriter
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditRecord",
+    "EventRecord",
+    "LatestValue",
+    "SessionRecord",
+    "Store",
+    "StoreError",
+    "StoreWriter",
+    "to_ms",
+]

@@ -1,0 +1,413 @@
+"""Reading and writing sessions in the SQLite store.
+
+One :class:`Store` wraps one connection and is used by one thread at a time:
+acquisition writes through a :class:`~monitor.store.writer.StoreWriter`
+thread, each web worker thread reads through its own Store. Writes are atomic
+per call; wrap several in :meth:`Store.transaction` to commit them together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from devices.table import Coded, ReadingTable
+from devices.vocabulary import Reading, SourceKind, Status
+from monitor.store.schema import StoreError, connect, describe_sqlite_error
+
+
+def to_ms(t: float) -> int:
+    """Seconds since the epoch -> integer milliseconds."""
+    return round(t * 1000)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session as stored.
+
+    Times are seconds since the epoch (UTC); `ended_at` is None while the
+    session is open. `baseline` maps parameter ids to values.
+    """
+
+    id: int
+    chair: str
+    device: str
+    source_kind: SourceKind
+    patient_ref: str | None
+    profile: str | None
+    started_at: float
+    ended_at: float | None
+    baseline: dict[str, float]
+    clock_speed: float
+    clock_wall: float | None
+    clock_session: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    def clock_now(self, wall_now: float | None = None) -> float:
+        """The session's clock now (s since epoch), as acquisition sees it.
+
+        A simulator at 600x runs ahead of the wall clock; ages on screen must
+        be measured on the clock the readings were stamped with. An ended or
+        imported session's clock stopped at its end.
+        """
+        if self.ended_at is not None:
+            return self.ended_at
+        wall_now = time.time() if wall_now is None else wall_now
+        if self.clock_wall is None or self.clock_session is None:
+            return wall_now
+        return self.clock_session + (wall_now - self.clock_wall) * self.clock_speed
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    """The newest reading of one channel of a session."""
+
+    param: str
+    unit: str
+    source: str
+    time: float
+    value: float | None
+    status: Status
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    time: float
+    kind: str
+    source: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    time: float
+    user: str
+    action: str
+    data: dict[str, Any]
+
+
+_ROW_DTYPE = np.dtype([("time", np.int64), ("channel", np.int64), ("value", np.float64),
+                       ("status", np.int8), ("received", np.int64)])
+
+_SESSION_COLUMNS = ("id, chair, device, source_kind, patient_ref, profile, started_at, "
+                    "ended_at, baseline, clock_speed, clock_wall, clock_session")
+
+
+def _session(row: Sequence[Any]) -> SessionRecord:
+    return SessionRecord(
+        id=row[0], chair=row[1], device=row[2], source_kind=SourceKind(row[3]),
+        patient_ref=row[4], profile=row[5], started_at=row[6] / 1000,
+        ended_at=None if row[7] is None else row[7] / 1000, baseline=json.loads(row[8]),
+        clock_speed=row[9], clock_wall=None if row[10] is None else row[10] / 1000,
+        clock_session=None if row[11] is None else row[11] / 1000,
+    )
+
+
+class Store:
+    """The session store at `path` (created and migrated unless `readonly`)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.conn = connect(self.path, readonly=readonly)
+        self._channels: dict[tuple[int, str, str, str], int] = {}
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            # Channel ids created in the rolled-back transaction are gone too.
+            self._channels.clear()
+            raise
+        self._depth = 0
+        self._execute("COMMIT")
+
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(describe_sqlite_error(self.path, exc)) from exc
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(
+        self, *, chair: str, device: str, source_kind: SourceKind, started_at: float,
+        profile: str | None = None, patient_ref: str | None = None,
+        clock: tuple[float, float, float] | None = None,
+    ) -> int:
+        """Start a session and return its id.
+
+        `clock` is ``(speed, wall time, session time)`` of one instant, so that
+        readers elsewhere can tell the session's time now.
+        """
+        speed, wall, session = clock if clock else (1.0, None, None)
+        with self.transaction():
+            cur = self._execute(
+                "INSERT INTO sessions (chair, device, source_kind, patient_ref, profile, "
+                "started_at, clock_speed, clock_wall, clock_session, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (chair, device, str(source_kind), patient_ref, profile, to_ms(started_at),
+                 speed if np.isfinite(speed) else 1.0,
+                 None if wall is None else to_ms(wall),
+                 None if session is None else to_ms(session), to_ms(time.time())),
+            )
+        return int(cur.lastrowid)
+
+    def end_session(self, session_id: int, ended_at: float) -> None:
+        with self.transaction():
+            self._execute("UPDATE sessions SET ended_at = ? WHERE id = ?",
+                          (to_ms(ended_at), session_id))
+
+    def set_baseline(self, session_id: int, baseline: Mapping[str, float]) -> None:
+        with self.transaction():
+            self._execute("UPDATE sessions SET baseline = ? WHERE id = ?",
+                          (json.dumps(dict(baseline), sort_keys=True), session_id))
+
+    def session(self, ref: int | str) -> SessionRecord:
+        """The session with id `ref`, or the newest for ``"latest"``.
+
+        Raises
+        ------
+        StoreError
+            No such session (the message lists how to find one).
+        """
+        if ref == "latest":
+            row = self._execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: holds no sessions yet")
+            return _session(row)
+        try:
+            session_id = int(ref)
+        except ValueError:
+            raise StoreError(f"session {ref!r}: give a session id or 'latest'") from None
+        row = self._execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?",
+                            (session_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no session {session_id}; "
+                             "'infusion-monitor sessions' lists them")
+        return _session(row)
+
+    def sessions(self) -> list[SessionRecord]:
+        rows = self._execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY id").fetchall()
+        return [_session(r) for r in rows]
+
+    def chair_sessions(self) -> list[SessionRecord]:
+        """Each chair's current session: its open one, else its newest."""
+        rows = self._execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE id = ("
+            " SELECT id FROM sessions WHERE chair = s.chair"
+            " ORDER BY ended_at IS NULL DESC, started_at DESC, id DESC LIMIT 1)"
+            " ORDER BY chair").fetchall()
+        return [_session(r) for r in rows]
+
+    def reading_count(self, session_id: int) -> int:
+        return self._execute("SELECT count(*) FROM readings WHERE session_id = ?",
+                             (session_id,)).fetchone()[0]
+
+    # -- readings ------------------------------------------------------------
+
+    def _channel(self, session_id: int, param: str, unit: str, source: str) -> int:
+        key = (session_id, param, unit, source)
+        channel = self._channels.get(key)
+        if channel is None:
+            self._execute("INSERT OR IGNORE INTO channels (session_id, param, unit, source) "
+                          "VALUES (?, ?, ?, ?)", key)
+            channel = self._execute(
+                "SELECT id FROM channels WHERE session_id = ? AND param = ? AND unit = ? "
+                "AND source = ?", key).fetchone()[0]
+            self._channels[key] = channel
+        return channel
+
+    def add_readings(self, session_id: int, readings: Sequence[Reading]) -> int:
+        """Store readings (received_at defaults to the reading's time)."""
+        with self.transaction():
+            rows = [
+                (session_id, self._channel(session_id, r.param, r.unit, r.source),
+                 to_ms(r.time), r.value, r.status.code,
+                 to_ms(r.time if r.received_at is None else r.received_at))
+                for r in readings
+            ]
+            self._insert_readings(rows)
+        return len(rows)
+
+    def add_table(self, session_id: int, table: ReadingTable) -> int:
+        """Store a whole table of readings in one transaction (bulk import)."""
+        if not len(table):
+            return 0
+        with self.transaction():
+            # One channel per distinct (param, unit, source) combination.
+            n_unit, n_source = len(table.unit.names) or 1, len(table.source.names) or 1
+            combo = ((table.param.codes.astype(np.int64) * n_unit + table.unit.codes)
+                     * n_source + table.source.codes)
+            uniques, inverse = np.unique(combo, return_inverse=True)
+            channel_of_unique = np.array([
+                self._channel(session_id, table.param.names[u // (n_unit * n_source)],
+                              table.unit.names[(u // n_source) % n_unit],
+                              table.source.names[u % n_source])
+                for u in uniques.tolist()
+            ], dtype=np.int64)
+            channels = channel_of_unique[inverse]
+            values = table.value.astype(object)
+            values[np.isnan(table.value)] = None
+            received = table.received_ms if table.received_ms is not None else table.time_ms
+            self._insert_readings(zip(
+                [session_id] * len(table), channels.tolist(), table.time_ms.tolist(),
+                values.tolist(), table.status.tolist(), received.tolist(), strict=True))
+        return len(table)
+
+    def _insert_readings(self, rows: Any) -> None:
+        try:
+            self.conn.executemany(
+                "INSERT INTO readings (session_id, channel_id, time, value, status, received) "
+                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(describe_sqlite_error(self.path, exc)) from exc
+
+    def readings_table(self, session_id: int) -> ReadingTable:
+        """All readings of a session in time order (ties in arrival order)."""
+        channel_rows = self._execute(
+            "SELECT id, param, unit, source FROM channels WHERE session_id = ? ORDER BY id",
+            (session_id,)).fetchall()
+        # Straight from the cursor into typed columns: no list of tuples. NULL
+        # comes out as the text 'nan', which numpy reads as NaN (the table's None).
+        rows = np.fromiter(self._execute(
+            "SELECT time, channel_id, ifnull(value, 'nan'), status, received "
+            "FROM readings WHERE session_id = ? ORDER BY time, id", (session_id,)),
+            dtype=_ROW_DTYPE)
+        if not len(rows):
+            return ReadingTable.empty()
+        channels = rows["channel"]
+        # Channel id -> position in channel_rows, then -> codes per text column.
+        ids = np.array([c[0] for c in channel_rows], dtype=np.int64)
+        position = np.searchsorted(ids, channels)
+        return ReadingTable(
+            time_ms=rows["time"],
+            param=_coded([c[1] for c in channel_rows], position),
+            value=rows["value"],
+            unit=_coded([c[2] for c in channel_rows], position),
+            status=rows["status"],
+            source=_coded([c[3] for c in channel_rows], position),
+            received_ms=rows["received"],
+        )
+
+    def readings_since(self, session_id: int, after_id: int, limit: int = 20000,
+                       ) -> list[tuple[int, str, float, float | None, Status]]:
+        """Readings that arrived after the reading with id `after_id`.
+
+        Returns ``(id, param, time s, value, status)`` in arrival order; the
+        last id is the caller's next cursor. This is how the live screen asks
+        only for what is new.
+        """
+        rows = self._execute(
+            "SELECT r.id, c.param, r.time, r.value, r.status FROM readings r "
+            "JOIN channels c ON c.id = r.channel_id "
+            "WHERE r.id > ? AND r.session_id = ? ORDER BY r.id LIMIT ?",
+            (after_id, session_id, limit)).fetchall()
+        return [(i, p, t / 1000, v, Status.from_code(s)) for i, p, t, v, s in rows]
+
+    def last_reading_id(self, session_id: int) -> int:
+        row = self._execute("SELECT max(id) FROM readings WHERE session_id = ?",
+                            (session_id,)).fetchone()
+        return row[0] or 0
+
+    def latest_values(self, session_id: int) -> dict[str, LatestValue]:
+        """The newest reading of each parameter of a session, by param id."""
+        rows = self._execute(
+            "SELECT c.param, c.unit, c.source, r.time, r.value, r.status FROM channels c "
+            "JOIN readings r ON r.id = (SELECT id FROM readings WHERE channel_id = c.id "
+            "ORDER BY time DESC, id DESC LIMIT 1) WHERE c.session_id = ? ORDER BY r.time",
+            (session_id,)).fetchall()
+        # Ordered by time, so a parameter seen from two sources keeps the newer.
+        return {p: LatestValue(p, u, src, t / 1000, v, Status.from_code(s))
+                for p, u, src, t, v, s in rows}
+
+    # -- events, alarms, audit ----------------------------------------------
+
+    def add_event(self, session_id: int, time_s: float, kind: str, source: str = "",
+                  data: Mapping[str, Any] | None = None) -> None:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO events (session_id, time, kind, source, data) VALUES (?, ?, ?, ?, ?)",
+                (session_id, to_ms(time_s), str(kind), source,
+                 json.dumps(dict(data or {}), sort_keys=True, default=str)))
+
+    def events(self, session_id: int) -> list[EventRecord]:
+        rows = self._execute("SELECT id, time, kind, source, data FROM events "
+                             "WHERE session_id = ? ORDER BY time, id", (session_id,)).fetchall()
+        return [EventRecord(i, t / 1000, k, s, json.loads(d)) for i, t, k, s, d in rows]
+
+    def add_audit(self, session_id: int | None, time_s: float, user: str, action: str,
+                  data: Mapping[str, Any] | None = None) -> None:
+        with self.transaction():
+            self._execute(
+                "INSERT INTO audit (session_id, time, user, action, data) VALUES (?, ?, ?, ?, ?)",
+                (session_id, to_ms(time_s), user, action,
+                 json.dumps(dict(data or {}), sort_keys=True, default=str)))
+
+    def audit(self, session_id: int) -> list[AuditRecord]:
+        rows = self._execute("SELECT id, time, user, action, data FROM audit "
+                             "WHERE session_id = ? ORDER BY time, id", (session_id,)).fetchall()
+        return [AuditRecord(i, t / 1000, u, a, json.loads(d)) for i, t, u, a, d in rows]
+
+    def alarms(self, session_id: int) -> list[dict[str, Any]]:
+        """Alarms of a session with their acknowledgements (DESIGN.md JSON shape)."""
+        alarms = self._execute(
+            "SELECT id, rule, param, kind, priority, onset, end, value, limit_value "
+            "FROM alarms WHERE session_id = ? ORDER BY onset, id", (session_id,)).fetchall()
+        acks: dict[int, list[dict[str, Any]]] = {}
+        for alarm_id, t, user in self._execute(
+                "SELECT a.alarm_id, a.time, a.user FROM alarm_acknowledgements a "
+                "JOIN alarms ON alarms.id = a.alarm_id WHERE alarms.session_id = ? "
+                "ORDER BY a.time", (session_id,)):
+            acks.setdefault(alarm_id, []).append({"time": t / 1000, "user": user})
+        return [
+            {"id": i, "rule": rule, "param": param, "kind": kind, "priority": prio,
+             "onset": onset / 1000, "end": None if end is None else end / 1000,
+             "value": value, "limit": limit, "acknowledgements": acks.get(i, [])}
+            for i, rule, param, kind, prio, onset, end, value, limit in alarms
+        ]
+
+
+def _coded(names_per_channel: list[str], position: np.ndarray) -> Coded:
+    """Codes per row from each row's channel position and each channel's name."""
+    distinct = Coded.encode(names_per_channel)
+    return Coded(distinct.codes[position], distinct.names)
