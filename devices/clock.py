@@ -9,6 +9,7 @@ sleeps at all. All clocks read seconds since the epoch, UTC, but advance on
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -30,6 +31,11 @@ class Clock(Protocol):
     def sleep_until(self, t: float) -> None:
         """Let time pass until this clock reads at least `t`."""
         ...
+
+
+def clock_at(start: float, speed: float) -> ScaledClock | StepClock:
+    """A clock reading `start` now and running at `speed` (infinity: stepping)."""
+    return StepClock(start) if math.isinf(speed) else ScaledClock(start, speed)
 
 
 class ScaledClock:

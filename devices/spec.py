@@ -13,9 +13,10 @@ The part after the protocol is split at the *last* ``?`` that is followed by
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 
 class SpecError(ValueError):
@@ -67,6 +68,17 @@ class DeviceSpec:
         except ValueError:
             raise SpecError(f"{self.text}: option {key}={raw!r} is not a whole number") from None
 
+    def speed_option(self) -> float:
+        """The ``speed`` option: source seconds per wall second (default 1);
+        ``max`` gives infinity, meaning step through without sleeping."""
+        raw = self.options.get("speed")
+        if raw is not None and raw.strip().lower() == "max":
+            return math.inf
+        speed = self.float_option("speed", 1.0)
+        if not (math.isfinite(speed) and speed > 0):
+            raise SpecError(f"{self.text}: option speed={raw!r} must be a number > 0, or max")
+        return speed
+
     def check_known(self, known: set[str]) -> None:
         """Refuse options the adapter does not understand (a typo is not silently ignored)."""
         unknown = sorted(set(self.options) - known)
@@ -98,7 +110,9 @@ def parse_spec(text: str) -> DeviceSpec:
         pairs = [p for p in query.split("&") if p]
         if all("=" in p for p in pairs):
             port = head
-            options = dict(parse_qsl(query, keep_blank_values=True))
+            # unquote, not unquote_plus: a '+' is kept, so an option such as
+            # start=2026-11-26T14:00:00+01:00 arrives as written.
+            options = {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in pairs)}
         elif query:
             bad = next(p for p in pairs if "=" not in p)
             raise SpecError(f"device spec {text!r}: option {bad!r} is not key=value")
