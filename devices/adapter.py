@@ -85,6 +85,12 @@ class Adapter(abc.ABC):
         """Current time on this source's clock (s since epoch, UTC)."""
         return self.clock.now()
 
+    def session_start(self) -> float:
+        """When the session this source records began (source clock, s since
+        epoch). Now, for a device; a simulator opened part way into its
+        session says when that session started."""
+        return self.now()
+
     def open(self) -> None:
         """Connect; raises :class:`DeviceError` when the device cannot be reached."""
         self._open()
@@ -109,11 +115,13 @@ class Adapter(abc.ABC):
         self.stats.count(items)
         return items
 
-    def reject(self, reason: str, time: float, **data: object) -> DeviceEvent:
-        """Count one piece of rejected input and describe it as an event."""
-        self.stats.rejected[reason] += 1
-        kind = DeviceEventKind.BAD_ROW if "line" in data else DeviceEventKind.BAD_FRAME
-        return DeviceEvent(time, kind, self.name, {"reason": reason, **data})
+    def reject(self, kind: str, reason: str, time: float, **data: object) -> DeviceEvent:
+        """Count one piece of rejected input under `kind` (a short category,
+        "bad checksum", "not a number") and describe it, with the detailed
+        `reason`, as an event."""
+        self.stats.rejected[kind] += 1
+        event = DeviceEventKind.BAD_ROW if "line" in data else DeviceEventKind.BAD_FRAME
+        return DeviceEvent(time, event, self.name, {"kind": kind, "reason": reason, **data})
 
     @abc.abstractmethod
     def _open(self) -> None: ...
