@@ -105,12 +105,18 @@ class StoreWriter:
         if not pending:
             return []
         store = self._store
+        # One insert per session per beat, however many small batches the
+        # chairs handed over: each statement costs a GIL round trip.
+        readings: dict[int, list[Reading]] = {}
+        for kind, session_id, payload in pending:
+            if kind == "readings":
+                readings.setdefault(session_id, []).extend(payload)
         try:
             with store.transaction():
+                for session_id, batch in readings.items():
+                    store.add_readings(session_id, batch)
                 for kind, session_id, payload in pending:
-                    if kind == "readings":
-                        store.add_readings(session_id, payload)
-                    else:
+                    if kind == "event":
                         store.add_event(session_id, payload.time, payload.kind,
                                         payload.source, payload.data)
         except StoreError as exc:
