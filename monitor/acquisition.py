@@ -1,0 +1,276 @@
+"""Acquisition: one worker per chair runs adapter -> rules -> store.
+
+A chair's worker owns its adapter and its session. Whatever the adapter does
+(raise, go silent, finish) the worker turns into device events and reconnect
+attempts with backoff; it never lets an exception escape to other chairs.
+All timing is on the adapter's clock (see :mod:`devices.clock`), so a 600x
+simulator goes quiet, is noticed and is reconnected in session time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from devices.adapter import Adapter, RecordingFinished
+from devices.vocabulary import DeviceEvent, DeviceEventKind, Item, Reading
+from monitor.store import StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+class RulesHook(Protocol):
+    """Where alarm rules plug in (filled by the rules engine).
+
+    Called with every batch of items a chair receives and the chair's clock
+    time; returns the alarm changes to store, in order.
+    """
+
+    def process(self, items: Sequence[Item], now: float) -> Sequence[object]: ...
+
+
+class NoRules:
+    """The hook before any rules are configured: raises no alarms."""
+
+    def process(self, items: Sequence[Item], now: float) -> Sequence[object]:
+        return ()
+
+
+@dataclass
+class Backoff:
+    """Reconnect delays in source-clock seconds: first, doubling, capped."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    _next: float = field(default=0.0, init=False)
+
+    def delay(self) -> float:
+        self._next = self.first if self._next == 0 else min(self._next * 2, self.cap)
+        return self._next
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+@dataclass
+class ChairStats:
+    """What a chair's worker has done, for the CLI's summary."""
+
+    sessions: list[int] = field(default_factory=list)
+    readings: int = 0
+    events: int = 0
+    reconnects: int = 0
+    failures: int = 0
+
+
+class ChairWorker(threading.Thread):
+    """Runs one chair: reads its adapter, applies rules, hands data to the store.
+
+    Parameters
+    ----------
+    chair : str
+        Chair name, as shown on screen.
+    adapter : Adapter
+        Built but not yet opened; opened (and reopened) by the worker.
+    writer : StoreWriter
+    next_adapter : callable, optional
+        Called when the adapter's recording finishes; a returned adapter
+        starts a new session on the same chair (the demo's next patient).
+        Without it the session ends and the worker stops.
+    rules_factory : callable, optional
+        Builds the rules hook for each new session.
+    silence_timeout : float
+        Source-clock seconds without any item before a ``no_data`` event
+        and reconnect attempts.
+    read_timeout : float
+        Source-clock seconds one read may wait.
+    profile : str, optional
+        Alarm profile name written into the session record.
+    """
+
+    def __init__(
+        self, chair: str, adapter: Adapter, writer: StoreWriter, *,
+        next_adapter: Callable[[], Adapter | None] | None = None,
+        rules_factory: Callable[[int], RulesHook] = lambda session_id: NoRules(),
+        silence_timeout: float = 10.0, read_timeout: float = 0.5,
+        backoff: Backoff | None = None, profile: str | None = None,
+    ) -> None:
+        super().__init__(name=f"chair-{chair}", daemon=True)
+        self.chair = chair
+        self.adapter = adapter
+        self.writer = writer
+        self.next_adapter = next_adapter
+        self.rules_factory = rules_factory
+        self.silence_timeout = silence_timeout
+        self.read_timeout = read_timeout
+        self.backoff = backoff or Backoff()
+        self.profile = profile
+        self.stats = ChairStats()
+        self.session_id: int | None = None
+        self._stop_requested = threading.Event()
+        self.finished = threading.Event()
+
+    # -- control -------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to end its session and stop; returns at once."""
+        self._stop_requested.set()
+        interrupt = getattr(self.adapter.clock, "interrupt", None)
+        if interrupt:
+            interrupt()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def run(self) -> None:
+        try:
+            adapter: Adapter | None = self.adapter
+            while adapter is not None and not self.stopping:
+                self.adapter = adapter
+                finished = self._run_session(adapter)
+                adapter = self.next_adapter() if finished and self.next_adapter else None
+        except Exception:  # a bug here must be loud, and must not touch other chairs
+            log.exception("chair %s: acquisition stopped by an unexpected error", self.chair)
+        finally:
+            self.finished.set()
+
+    # -- one session -----------------------------------------------------------
+
+    def _run_session(self, adapter: Adapter) -> bool:
+        """Record one session; True when the source finished, False when stopped."""
+        wall, now = adapter.clock.wall_anchor()
+        session_id = self.writer.call(lambda store: store.create_session(
+            chair=self.chair, device=adapter.spec.text, source_kind=adapter.source_kind,
+            started_at=min(now, adapter.session_start()), profile=self.profile,
+            clock=(adapter.clock.speed, wall, now)))
+        self.session_id = session_id
+        self.stats.sessions.append(session_id)
+        rules = self.rules_factory(session_id)
+        log.info("chair %s: session %d from %s", self.chair, session_id, adapter.spec.text)
+        link = _Link(self, adapter, session_id)
+        finished = False
+        try:
+            while not self.stopping:
+                if not adapter.is_open and not link.reconnect():
+                    continue
+                try:
+                    items = adapter.read(self.read_timeout)
+                except RecordingFinished:
+                    finished = True
+                    break
+                except Exception as exc:  # any failure of the device or its code
+                    link.lost(f"{type(exc).__name__}: {exc}")
+                    continue
+                now = adapter.now()
+                if items:
+                    link.heard(now)
+                    self._deliver(session_id, items, rules, now)
+                else:
+                    link.quiet(now)
+                    self._deliver(session_id, (), rules, now)
+        finally:
+            adapter.close()
+            end = adapter.now()
+            self.writer.call(lambda store: store.end_session(session_id, end))
+            log.info("chair %s: session %d ended", self.chair, session_id)
+        return finished
+
+    def _deliver(self, session_id: int, items: Sequence[Item], rules: RulesHook,
+                 now: float) -> None:
+        received = time.time()
+        readings: list[Reading] = []
+        for item in items:
+            if isinstance(item, Reading):
+                if item.received_at is None:
+                    item.received_at = received
+                readings.append(item)
+            else:
+                self.emit(session_id, item)
+        self.writer.add_readings(session_id, readings)
+        self.stats.readings += len(readings)
+        rules.process(items, now)
+
+    def emit(self, session_id: int, event: DeviceEvent) -> None:
+        self.writer.add_event(session_id, event)
+        self.stats.events += 1
+        if event.kind in (DeviceEventKind.DISCONNECTED, DeviceEventKind.NO_DATA):
+            log.warning("chair %s: %s %s", self.chair, event.kind, dict(event.data))
+
+
+class _Link:
+    """The state of one session's link to its device: up, lost, or silent."""
+
+    def __init__(self, worker: ChairWorker, adapter: Adapter, session_id: int) -> None:
+        self.worker = worker
+        self.adapter = adapter
+        self.session_id = session_id
+        self.last_heard = adapter.now()
+        self.silent_since: float | None = None
+        self.down_reason: str | None = None
+        self.next_attempt = adapter.now()
+        self.first_open = True
+
+    def _event(self, kind: DeviceEventKind, **data: object) -> None:
+        self.worker.emit(self.session_id,
+                         DeviceEvent(self.adapter.now(), kind, self.adapter.name, data))
+
+    def reconnect(self) -> bool:
+        """Try to open the adapter; True when it is open."""
+        adapter, worker = self.adapter, self.worker
+        try:
+            adapter.open()
+        except Exception as exc:
+            worker.stats.failures += 1
+            if self.down_reason is None:
+                self.down_reason = f"{type(exc).__name__}: {exc}"
+                self._event(DeviceEventKind.DISCONNECTED, reason=self.down_reason)
+            delay = worker.backoff.delay()
+            log.info("chair %s: cannot open %s (%s); next try in %.0f s",
+                     worker.chair, adapter.spec.text, exc, delay)
+            adapter.clock.sleep(delay)
+            return False
+        if not self.first_open:
+            worker.stats.reconnects += 1
+        # Reopening a silent link is routine; only a link that was down (or
+        # never up) gets a "connected" event.
+        if self.first_open or self.down_reason is not None:
+            self._event(DeviceEventKind.CONNECTED, reconnect=not self.first_open)
+        self.first_open = False
+        self.down_reason = None
+        self.last_heard = adapter.now()
+        return True
+
+    def lost(self, reason: str) -> None:
+        """The adapter raised: record it, close, and wait before reopening."""
+        self.worker.stats.failures += 1
+        self._event(DeviceEventKind.DISCONNECTED, reason=reason)
+        self.down_reason = reason
+        self.adapter.close()
+        self.adapter.clock.sleep(self.worker.backoff.delay())
+
+    def heard(self, now: float) -> None:
+        if self.silent_since is not None:
+            self._event(DeviceEventKind.DATA_RESUMED, silent_s=round(now - self.silent_since, 3))
+            self.silent_since = None
+        self.last_heard = now
+        self.worker.backoff.reset()
+
+    def quiet(self, now: float) -> None:
+        """Nothing arrived: after the silence timeout, say so and try reopening."""
+        if self.silent_since is None:
+            if now - self.last_heard >= self.worker.silence_timeout:
+                self.silent_since = self.last_heard
+                self._event(DeviceEventKind.NO_DATA, silent_s=round(now - self.last_heard, 3))
+                self.next_attempt = now + self.worker.backoff.delay()
+            return
+        if now >= self.next_attempt:
+            # A silent serial link often needs the port reopened (or, for some
+            # protocols, a new association); try, with growing gaps.
+            self.adapter.close()
+            if self.reconnect():
+                self.next_attempt = now + self.worker.backoff.delay()

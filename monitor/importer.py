@@ -1,0 +1,58 @@
+"""Importing a recording file as a new, ended session."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devices.csv_format import CsvRecording, RowProblem, read_recording
+from devices.vocabulary import DeviceEventKind, SourceKind
+from monitor.store import Store
+
+
+@dataclass
+class ImportResult:
+    """What an import did: the new session (None if nothing could be kept)."""
+
+    session_id: int | None
+    kept: int
+    problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def import_csv(store: Store, path: str | Path, *, chair: str = "import",
+               tz: str | None = None) -> ImportResult:
+    """Read a CSV recording and store it as one session.
+
+    Every rejected row is kept in the session as a ``bad_row`` event (file,
+    line, reason), so the record says what was left out and why.
+
+    Raises
+    ------
+    devices.csv_format.RecordingError
+        The file as a whole cannot be read (the store is not touched).
+    """
+    return store_recording(store, path, read_recording(path, tz=tz), chair=chair)
+
+
+def store_recording(store: Store, path: str | Path, recording: CsvRecording, *,
+                    chair: str = "import") -> ImportResult:
+    """Store an already-read recording as one ended session."""
+    path = Path(path)
+    table = recording.table
+    if not len(table):
+        return ImportResult(None, 0, recording.problems, recording.notes)
+    started, ended = int(table.time_ms.min()) / 1000, int(table.time_ms.max()) / 1000
+    with store.transaction():
+        session_id = store.create_session(
+            chair=chair, device=f"csv:{os.path.basename(path)}", source_kind=SourceKind.IMPORT,
+            started_at=started)
+        kept = store.add_table(session_id, table)
+        for problem in recording.problems:
+            store.add_event(session_id, started, DeviceEventKind.BAD_ROW, "csv",
+                            {"file": str(path), "line": problem.line, "reason": problem.reason})
+        for note in recording.notes:
+            store.add_event(session_id, started, "import_note", "csv", {"note": note})
+        store.end_session(session_id, ended)
+    return ImportResult(session_id, kept, recording.problems, recording.notes)

@@ -1,0 +1,1 @@
+"""The Dash dashboard (reads the store; owns no device connections)."""

@@ -1,0 +1,84 @@
+"""The real demo in headless Chromium: numerics change, charts grow by increments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, free_port, wait_for_port
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo_url(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "demo", "--chairs", "2", "--speed", "5",
+         "--port", str(port), "--data-dir", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def _wait_for_change(read: Any, timeout: float = 30) -> tuple[str, str]:
+    first = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = read()
+        if now != first:
+            return first, now
+        time.sleep(0.25)
+    raise AssertionError(f"still {first!r} after {timeout} s")
+
+
+def test_demo_overview_numerics_change_and_are_labelled(browser: Any, demo_url: str) -> None:
+    page = browser.new_page()
+    page.goto(demo_url)
+    hr = page.locator('[data-testid="value-1-hr"]')
+    hr.wait_for(timeout=30_000)
+    before, after = _wait_for_change(hr.inner_text)
+    assert before.isdigit() and after.isdigit()
+    # Every value shows its age, every simulated chair says so, and the
+    # screen says it is a secondary display.
+    assert page.locator('[data-testid="age-1-hr"]').inner_text().endswith("s")
+    assert "SIMULATED" in page.locator('[data-testid="chair-1"]').inner_text()
+    assert "primary alarm device" in page.locator('[data-testid="secondary"]').inner_text()
+    page.close()
+
+
+def test_chair_chart_grows_by_increments_not_whole_figures(browser: Any, demo_url: str) -> None:
+    page = browser.new_page()
+    ticks: list[dict[str, Any]] = []
+
+    def on_response(response: Any) -> None:
+        if "/_dash-update-component" in response.url and response.status == 200:
+            body = json.loads(response.text())
+            if "trend" in body.get("response", {}):
+                ticks.append(body["response"]["trend"])
+
+    page.on("response", on_response)
+    page.goto(f"{demo_url}/chair/1")
+    page.locator('[data-testid="trend"] .js-plotly-plot').wait_for(timeout=30_000)
+    count_js = ("() => document.querySelector('[data-testid=trend] .js-plotly-plot')"
+                ".data[0].x.length")
+    before, after = _wait_for_change(lambda: str(page.evaluate(count_js)))
+    assert int(after) > int(before)
+    deadline = time.monotonic() + 10
+    while not ticks and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert ticks, "no chart update was seen"
+    for tick in ticks:
+        assert set(tick) == {"extendData"}, "a tick resent more than the new samples"
+    page.close()
