@@ -23,7 +23,7 @@ from devices.csv_format import (
 )
 from devices.table import ReadingTable
 from devices.vocabulary import Reading, Status
-from tests.conftest import SHARED_DATA
+from tests.conftest import DEVICE_DATA
 
 HEADER = "time,param,value,unit,status,source\n"
 TEMPERATURES = ("36.2", "36.4", "36.5", "36.7", "36.8", "37", "36.9", "36.6", "36.3", "36.1")
@@ -218,7 +218,7 @@ def test_a_bad_wide_cell_is_reported_and_the_rest_of_its_row_kept(tmp_path: Path
 
 
 def test_vscapture_export_reads_month_first_with_its_text_column_reported() -> None:
-    recording = read_recording(SHARED_DATA / "vscapture-as3-export.csv")
+    recording = read_recording(DEVICE_DATA / "vscapture-as3-export.csv")
     assert recording.layout == "wide" and recording.rows == 124 and recording.problems == []
     table = recording.table
     days = {dt.datetime.fromtimestamp(t / 1000, dt.UTC).date() for t in table.time_ms.tolist()}

@@ -14,7 +14,7 @@ from devices.csv_replay import CsvReplayAdapter
 from devices.registry import open_adapter
 from devices.spec import SpecError, parse_spec
 from devices.vocabulary import DeviceEvent, DeviceEventKind, Item, Reading, SourceKind, Status
-from tests.conftest import SHARED_DATA
+from tests.conftest import DEVICE_DATA
 
 T0 = 1_795_701_785.0  # 2026-11-26T14:03:05Z
 
@@ -103,7 +103,7 @@ def test_position_is_kept_across_close_and_open(tmp_path: Path) -> None:
 
 
 def test_vscapture_export_replays(tmp_path: Path) -> None:
-    items = drain(open_adapter(f"csv:{SHARED_DATA / 'vscapture-as3-export.csv'}?speed=max"))
+    items = drain(open_adapter(f"csv:{DEVICE_DATA / 'vscapture-as3-export.csv'}?speed=max"))
     spo2 = [r.value for r in items if isinstance(r, Reading) and r.param == "spo2"]
     assert len(spo2) > 100 and all(96 <= v <= 100 for v in spo2)
 
