@@ -109,6 +109,17 @@ def main() -> None:
         print(f"      round trip: export of the import is "
               f"{'byte for byte the same' if same else 'DIFFERENT'}")
 
+        # The whole `import` command's work: read, then store as a session.
+        from monitor.importer import import_csv
+        from monitor.store import Store
+
+        with Store(Path(folder) / "bench.db") as store:
+            start = time.perf_counter()
+            result = import_csv(store, path)
+            whole = time.perf_counter() - start
+        print(f"   import (+store): {whole:.3f} s, {result.kept / whole:,.0f} rows/s "
+              "(read, check and commit to SQLite)")
+
 
 if __name__ == "__main__":
     main()

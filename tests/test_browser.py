@@ -82,3 +82,37 @@ def test_chair_chart_grows_by_increments_not_whole_figures(browser: Any, demo_ur
     for tick in ticks:
         assert set(tick) == {"extendData"}, "a tick resent more than the new samples"
     page.close()
+
+
+def test_serve_shows_what_a_separate_recorder_writes(browser: Any, tmp_path: Path) -> None:
+    """Acquisition and dashboard in two processes, meeting only in the store."""
+    db = tmp_path / "clinic.db"
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "record", "--device",
+         "sim:?scenario=typical&seed=9&speed=2", "--db", str(db), "--chair", "B4"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    server = None
+    try:
+        deadline = time.monotonic() + 30
+        while not db.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "serve", "--db", str(db), "--port", str(port)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_port(port, server)
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        spo2 = page.locator('[data-testid="age-B4-spo2"]')
+        spo2.wait_for(timeout=30_000)
+        _wait_for_change(page.locator('[data-testid="chair-B4"]').inner_text)
+        # The recorder dies: the screen says NO DATA instead of showing old numbers.
+        recorder.kill()
+        recorder.wait(15)
+        page.locator('[data-testid="nodata-B4"]').wait_for(timeout=30_000)
+        page.close()
+    finally:
+        for process in (recorder, server):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(15)
