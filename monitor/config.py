@@ -26,7 +26,7 @@ Every error names the file and the key at fault, in one line.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +145,6 @@ def _section(raw: Any, cls: type, where: str) -> Any:
 
 
 def _required(f: Any) -> bool:
-    from dataclasses import MISSING
-
     return f.default is MISSING and f.default_factory is MISSING
 
 
