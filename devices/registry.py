@@ -12,11 +12,18 @@ from devices.spec import DeviceSpec, SpecError, parse_spec
 ADAPTERS: dict[str, str] = {
     "sim": "devices.simulator:SimulatorAdapter",
     "csv": "devices.csv_replay:CsvReplayAdapter",
+    "masimo": "devices.protocols.masimo:MasimoAdapter",
+    "nonin": "devices.protocols.nonin:NoninAdapter",
+    "intellivue": "devices.protocols.intellivue:IntelliVueAdapter",
+    "datex": "devices.protocols.datex:DatexAdapter",
 }
 
 
-def open_adapter(spec: str | DeviceSpec) -> Adapter:
+def open_adapter(spec: str | DeviceSpec, **kwargs: object) -> Adapter:
     """Build (not yet open) the adapter a spec names.
+
+    Keyword arguments go to the adapter (e.g. ``raw_capture=`` for a serial
+    device).
 
     Raises
     ------
@@ -32,4 +39,4 @@ def open_adapter(spec: str | DeviceSpec) -> Adapter:
         )
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(parsed)
+    return cls(parsed, **kwargs)

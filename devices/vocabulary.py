@@ -185,6 +185,11 @@ class DeviceEventKind(enum.StrEnum):
     BAD_FRAME = "bad_frame"
     BAD_ROW = "bad_row"              # a recording row that could not be read
     LOW_BATTERY = "low_battery"
+    NIBP_FAILED = "nibp_failed"      # a cuff measurement that gave no result
+    DEVICE_ALARM = "device_alarm"    # the monitor's own alarm state changed
+    DEVICE_STATUS = "device_status"  # the device's exception/state flags changed
+    DEVICE_CLOCK = "device_clock"    # the device's clock is far from ours
+    UNMAPPED_PARAMETER = "unmapped_parameter"  # kept under its device name
     # Scripted by the simulator, which plays the nurse as well as the monitor.
     INFUSION_START = "infusion_start"
     INFUSION_STOP = "infusion_stop"

@@ -105,7 +105,8 @@ class ChairWorker(threading.Thread):
         self.writer = writer
         self.next_adapter = next_adapter
         self.rules_factory = rules_factory
-        self.silence_timeout = silence_timeout
+        # A protocol that sends every second knows its silence sooner.
+        self.silence_timeout = getattr(adapter, "silence_timeout", None) or silence_timeout
         self.read_timeout = read_timeout
         self.backoff = backoff or Backoff()
         self.profile = profile

@@ -1,0 +1,141 @@
+"""Bytes to and from a device, over any port pyserial's ``serial_for_url`` opens.
+
+A device path (``/dev/ttyUSB0``, ``/dev/pts/3``), a serial device server
+(``socket://10.1.2.3:4001``, ``rfc2217://10.1.2.4:4002``) or ``loop://``.
+The transport knows nothing of protocols: each protocol names its
+:class:`PortSettings` and its codec turns the bytes into readings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import serial
+
+from devices.adapter import DeviceError
+
+
+@dataclass(frozen=True)
+class PortSettings:
+    """Line settings of a protocol (baud, data bits, parity, stop bits, flow control)."""
+
+    baudrate: int
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    rtscts: bool = False
+    xonxoff: bool = False
+
+    def describe(self) -> str:
+        flow = " RTS/CTS" if self.rtscts else ""
+        return f"{self.baudrate} {self.bytesize}{self.parity}{self.stopbits:g}{flow}"
+
+    def byte_time(self) -> float:
+        """Seconds one byte takes on the wire (start + data + parity + stop bits)."""
+        bits = 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+        return bits / self.baudrate
+
+
+class SerialTransport:
+    """One port, opened with a protocol's settings; counts what passes.
+
+    Parameters
+    ----------
+    url : str
+        Anything ``serial.serial_for_url`` accepts.
+    settings : PortSettings
+    raw_capture : path, optional
+        Every byte received is appended here, exactly as received.
+    """
+
+    def __init__(self, url: str, settings: PortSettings, *,
+                 raw_capture: str | Path | None = None) -> None:
+        self.url = url
+        self.settings = settings
+        self.raw_capture = Path(raw_capture) if raw_capture else None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._port: serial.SerialBase | None = None
+        self._capture: BinaryIO | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None
+
+    def open(self) -> None:
+        """Open the port; a port that is missing or busy is a :class:`DeviceError`."""
+        s = self.settings
+        try:
+            self._port = serial.serial_for_url(
+                self.url, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity,
+                stopbits=s.stopbits, rtscts=s.rtscts, xonxoff=s.xonxoff, timeout=0,
+                write_timeout=2.0)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._port = None
+            raise DeviceError(f"cannot open {self.url} ({s.describe()}): {exc}") from None
+        # Bytes that waited in the port before anyone listened are stale.
+        with contextlib.suppress(serial.SerialException, OSError):
+            self._port.reset_input_buffer()
+        if self.raw_capture and self._capture is None:
+            try:
+                self._capture = open(self.raw_capture, "ab")  # noqa: SIM115 - kept open
+            except OSError as exc:
+                self.close()
+                raise DeviceError(f"cannot write raw capture {self.raw_capture}: {exc}") from None
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            # Already gone, perhaps: that is why it is being closed.
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+        if self._capture is not None:
+            self._capture.flush()
+
+    def release(self) -> None:
+        """Close the port and the raw capture file for good."""
+        self.close()
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
+
+    def read(self, wait: float) -> bytes:
+        """Bytes that arrived within `wait` seconds (b"" if none).
+
+        Raises
+        ------
+        DeviceError
+            The port went away (cable or adapter unplugged, peer closed).
+        """
+        port = self._require_open()
+        try:
+            port.timeout = max(0.0, wait)
+            first = port.read(1)
+            if not first:
+                return b""
+            data = first + port.read(port.in_waiting) if port.in_waiting else first
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"{self.url}: link lost: {exc}") from None
+        self.bytes_in += len(data)
+        if self._capture is not None:
+            self._capture.write(data)
+        return data
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        port = self._require_open()
+        try:
+            port.write(data)
+            port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"{self.url}: cannot send: {exc}") from None
+        self.bytes_out += len(data)
+
+    def _require_open(self) -> serial.SerialBase:
+        if self._port is None:
+            raise DeviceError(f"{self.url} is not open")
+        return self._port
