@@ -21,10 +21,11 @@ import time
 import tty
 from pathlib import Path
 
-from devices.adapter import RecordingFinished
+from devices.adapter import DeviceError, RecordingFinished
 from devices.link import DeviceLink
 from devices.registry import open_adapter
 from devices.spec import SpecError
+from devices.transport import PortSettings, SerialTransport
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,52 @@ class _Pty:
             tmp.symlink_to(self.path)
             tmp.replace(link)
 
+    def read(self, wait: float) -> bytes:
+        """What the host sent within `wait` seconds (b"" if nothing or hung up)."""
+        try:
+            ready, _, _ = select.select([self.master], [], [], wait)
+            return os.read(self.master, 65536) if ready else b""
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> int:
+        try:
+            return os.write(self.master, data)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EIO, errno.EBADF):
+                raise
+            return 0  # nobody reading: a real device's bytes would be lost too
+
     def close(self) -> None:
         for fd in (self.master, self.slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class _SerialPort:
+    """The device side on a real port (a USB-serial adapter, a device server)."""
+
+    def __init__(self, url: str, settings: PortSettings) -> None:
+        self.path = url
+        self.transport = SerialTransport(url, settings)
+        self.transport.open()
+
+    def read(self, wait: float) -> bytes:
+        try:
+            return self.transport.read(wait)
+        except DeviceError:
+            time.sleep(wait)
+            return b""
+
+    def write(self, data: bytes) -> int:
+        try:
+            self.transport.write(data)
+        except DeviceError:
+            return 0
+        return len(data)
+
+    def close(self) -> None:
+        self.transport.release()
 
 
 class Emulator:
@@ -92,14 +135,16 @@ class Emulator:
 
     def __init__(self, protocol: str, *, scenario: str = "typical", seed: int = 1,
                  speed: float = 1.0, options: dict[str, str] | None = None,
-                 link: str | Path | None = None, elapsed_min: float = 0.0) -> None:
+                 link: str | Path | None = None, elapsed_min: float = 0.0,
+                 port: str | None = None) -> None:
         self.device = device_link(protocol, options)
         self.protocol = protocol
         self.source = open_adapter(f"sim:?scenario={scenario}&seed={seed}&speed={speed:g}"
                                    f"&elapsed={elapsed_min:g}")
         self.source.open()
         self.link_path = Path(link) if link else None
-        self._pty = _Pty(self.link_path)
+        self._url = port
+        self._end: _Pty | _SerialPort = self._new_end()
         self._lock = threading.Lock()
         self._pending_garbage = b""
         self._unplugged_until = 0.0
@@ -109,10 +154,15 @@ class Emulator:
         self.bytes_out = 0
         self.bytes_in = 0
 
+    def _new_end(self) -> _Pty | _SerialPort:
+        if self._url is not None:
+            return _SerialPort(self._url, self.device.port)
+        return _Pty(self.link_path)
+
     @property
     def port(self) -> str:
         """What a host opens: the symlink if there is one, else the pty path."""
-        return str(self.link_path) if self.link_path else self._pty.path
+        return str(self.link_path) if self.link_path else self._end.path
 
     # -- faults, for tests and demonstrations -------------------------------------
 
@@ -141,7 +191,7 @@ class Emulator:
         self._stop.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
-        self._pty.close()
+        self._end.close()
 
     def run(self) -> None:
         """Talk until :meth:`stop` (or the simulated session ends)."""
@@ -169,38 +219,25 @@ class Emulator:
     def _plugged_back(self) -> bool:
         with self._lock:
             if self._unplug_for is not None:
-                self._pty.close()
+                self._end.close()
                 self._unplugged_until = time.monotonic() + self._unplug_for
                 self._unplug_for = None
                 return False
             if not self._unplugged_until or time.monotonic() < self._unplugged_until:
                 return False
             self._unplugged_until = 0.0
-            self._pty = _Pty(self.link_path)
+            self._end = self._new_end()
             # A replugged device starts its conversation afresh.
             self.device = type(self.device)(self.device.options)
-        log.info("emulator: cable back in, %s", self._pty.path)
+        log.info("emulator: cable back in, %s", self._end.path)
         return True
 
     def _answer_host(self, wait: float) -> None:
-        master = self._pty.master
-        try:
-            ready, _, _ = select.select([master], [], [], wait)
-            if not ready:
-                return
-            data = os.read(master, 65536)
-        except OSError:
-            return  # hung up meanwhile
-        self.bytes_in += len(data)
-        self._send(self.device.receive(data, self.source.now()))
+        data = self._end.read(wait)
+        if data:
+            self.bytes_in += len(data)
+            self._send(self.device.receive(data, self.source.now()))
 
     def _send(self, data: bytes) -> None:
-        if not data:
-            return
-        try:
-            written = os.write(self._pty.master, data)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EIO, errno.EBADF):
-                raise
-            written = 0  # nobody reading: a real device's bytes would be lost too
-        self.bytes_out += written
+        if data:
+            self.bytes_out += self._end.write(data)

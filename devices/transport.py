@@ -9,9 +9,10 @@ The transport knows nothing of protocols: each protocol names its
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import serial
 
@@ -39,6 +40,11 @@ class PortSettings:
         return bits / self.baudrate
 
 
+def times_path(capture: str | Path) -> Path:
+    """The receipt-time index kept beside a raw capture."""
+    return Path(f"{capture}.times")
+
+
 class SerialTransport:
     """One port, opened with a protocol's settings; counts what passes.
 
@@ -48,7 +54,9 @@ class SerialTransport:
         Anything ``serial.serial_for_url`` accepts.
     settings : PortSettings
     raw_capture : path, optional
-        Every byte received is appended here, exactly as received.
+        Every byte received is appended here, exactly as received; beside it,
+        ``<raw_capture>.times`` gets one line ``<byte offset> <receipt time>``
+        per chunk read, so an import can place each reading when it arrived.
     """
 
     def __init__(self, url: str, settings: PortSettings, *,
@@ -60,6 +68,7 @@ class SerialTransport:
         self.bytes_out = 0
         self._port: serial.SerialBase | None = None
         self._capture: BinaryIO | None = None
+        self._capture_times: TextIO | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,7 +90,9 @@ class SerialTransport:
             self._port.reset_input_buffer()
         if self.raw_capture and self._capture is None:
             try:
-                self._capture = open(self.raw_capture, "ab")  # noqa: SIM115 - kept open
+                # Kept open for the whole recording, appended to across reconnects.
+                self._capture = open(self.raw_capture, "ab")  # noqa: SIM115
+                self._capture_times = open(times_path(self.raw_capture), "a")  # noqa: SIM115
             except OSError as exc:
                 self.close()
                 raise DeviceError(f"cannot write raw capture {self.raw_capture}: {exc}") from None
@@ -92,15 +103,17 @@ class SerialTransport:
             # Already gone, perhaps: that is why it is being closed.
             with contextlib.suppress(serial.SerialException, OSError):
                 port.close()
-        if self._capture is not None:
+        if self._capture is not None and self._capture_times is not None:
             self._capture.flush()
+            self._capture_times.flush()
 
     def release(self) -> None:
         """Close the port and the raw capture file for good."""
         self.close()
-        if self._capture is not None:
-            self._capture.close()
-            self._capture = None
+        for capture in (self._capture, self._capture_times):
+            if capture is not None:
+                capture.close()
+        self._capture = self._capture_times = None
 
     def read(self, wait: float) -> bytes:
         """Bytes that arrived within `wait` seconds (b"" if none).
@@ -120,7 +133,8 @@ class SerialTransport:
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"{self.url}: link lost: {exc}") from None
         self.bytes_in += len(data)
-        if self._capture is not None:
+        if self._capture is not None and self._capture_times is not None:
+            self._capture_times.write(f"{self._capture.tell()} {time.time():.3f}\n")
             self._capture.write(data)
         return data
 

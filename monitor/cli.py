@@ -40,13 +40,14 @@ class UsageFailure(click.ClickException):
 @contextmanager
 def expected_failures() -> Iterator[None]:
     """Turn the errors a user can cause into one clear line and exit status 2."""
+    from devices.adapter import DeviceError
     from devices.csv_format import RecordingError
     from monitor.config import ConfigError
     from monitor.store import StoreError
 
     try:
         yield
-    except (SpecError, RecordingError, StoreError, ConfigError) as exc:
+    except (SpecError, RecordingError, StoreError, ConfigError, DeviceError) as exc:
         raise UsageFailure(str(exc)) from None
 
 
@@ -148,13 +149,25 @@ def run(config_path: Path, host: str | None, port: int | None) -> None:
 @click.option("--duration", default=None, type=click.FloatRange(min=0),
               help="Stop after this many wall-clock seconds (default: until the source ends "
                    "or Ctrl-C).")
-def record(device: str, db: Path, chair: str, duration: float | None) -> None:
+@click.option("--raw-capture", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also keep every byte received in this file (serial devices), with a "
+                   ".times index beside it; 'import FILE --protocol P' decodes it later.")
+def record(device: str, db: Path, chair: str, duration: float | None,
+           raw_capture: Path | None) -> None:
     """Headless acquisition from one device into the store."""
     from devices.registry import open_adapter
+    from devices.spec import parse_spec
+    from devices.stream import StreamAdapter
     from monitor.service import Recorder
 
     with expected_failures():
-        adapter = open_adapter(device)
+        if raw_capture is not None:
+            cls = _adapter_class(parse_spec(device).protocol)
+            if not issubclass(cls, StreamAdapter):
+                fail(f"--raw-capture keeps the bytes of a serial device; {device!r} sends none")
+            adapter = open_adapter(device, raw_capture=raw_capture)
+        else:
+            adapter = open_adapter(device)
         recorder = Recorder(db)
     worker = recorder.add_chair(chair, adapter)
     stop = _stop_on_signals()
@@ -165,11 +178,32 @@ def record(device: str, db: Path, chair: str, duration: float | None) -> None:
         pass
     finally:
         recorder.stop()
+        release = getattr(adapter, "release", None)
+        if release is not None:
+            release()
     stats = worker.stats
-    rejected = sum(adapter.stats.rejected.values())
+    link = getattr(adapter, "link_stats", None)
+    rejected = dict(link["rejected"]) if link else dict(adapter.stats.rejected)
     click.echo(f"session {', '.join(map(str, stats.sessions))} (chair {chair}): "
-               f"{stats.readings} readings, {stats.events} events, {rejected} rejected, "
-               f"{stats.reconnects} reconnects")
+               f"{stats.readings} readings, {stats.events} events, "
+               f"{sum(rejected.values())} rejected, {stats.reconnects} reconnects")
+    if link:
+        click.echo(f"  {adapter.describe()}: {link['bytes_in']} bytes in, "
+                   f"{link['bytes_out']} out, {link['frames_ok']} frames ok")
+    for reason, count in sorted(rejected.items()):
+        click.echo(f"  rejected, {reason}: {count}")
+
+
+def _adapter_class(protocol: str) -> type:
+    import importlib
+
+    from devices.registry import ADAPTERS
+
+    target = ADAPTERS.get(protocol)
+    if target is None:
+        fail(f"unknown device protocol {protocol!r}; known: {', '.join(sorted(ADAPTERS))}")
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @main.command()
@@ -226,15 +260,27 @@ def _serve_with(recorder: Any, db: Path, host: str, port: int, what: str) -> Non
 @click.option("--chair", default="import", show_default=True, help="Chair name for the session.")
 @click.option("--tz", default=None, help="Time zone of times written without an offset "
               "(IANA name, e.g. Europe/Berlin; default UTC).")
-def import_(file: Path, db: Path, chair: str, tz: str | None) -> None:
-    """Import a CSV recording (long or wide format) as a new session.
+@click.option("--protocol", default=None,
+              help="FILE is a raw serial capture of this protocol (masimo, nonin, intellivue, "
+                   "datex): decode it through the device's own codec.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Protocol option for --protocol, e.g. format=7 for nonin (repeatable).")
+def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | None,
+            options: tuple[str, ...]) -> None:
+    """Import a recording as a new session: a CSV (long or wide format) or,
+    with --protocol, a raw serial capture.
 
-    Prints the session id and the readings kept and rows rejected. Exit status
-    2 when any row was rejected (the good rows are kept) or nothing could be read.
+    Prints the session id and the readings kept and rows (or frames) rejected.
+    For a CSV, exit status 2 when any row was rejected (the good rows are
+    kept); always 2 when nothing could be read.
     """
     from devices.csv_format import read_recording
     from monitor.importer import store_recording
     from monitor.store import Store
+
+    if protocol is not None:
+        _import_capture(file, db, chair, protocol, options, tz)
+        return
 
     with expected_failures():
         # Read the file before opening the store: a bad file must not leave
@@ -261,6 +307,31 @@ def import_(file: Path, db: Path, chair: str, tz: str | None) -> None:
 MAX_PROBLEMS_SHOWN = 50
 
 
+def _import_capture(file: Path, db: Path, chair: str, protocol: str,
+                    options: tuple[str, ...], tz: str | None) -> None:
+    from devices.capture import decode_capture
+    from monitor.importer import store_capture
+    from monitor.store import Store
+
+    pairs = dict(o.partition("=")[::2] for o in options)
+    if tz:
+        pairs["tz"] = tz
+    with expected_failures():
+        result = decode_capture(file, protocol, options=pairs)
+        with Store(db) as store:
+            stored = store_capture(store, file, result, protocol=protocol, chair=chair)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    stats = result.stats
+    rejected = ", ".join(f"{reason}: {n}" for reason, n in sorted(stats.rejected.items()))
+    detail = f" ({rejected})" if rejected else ""
+    click.echo(f"{file}: {result.bytes_read} bytes, {stats.frames_ok} frames ok, "
+               f"{sum(stats.rejected.values())} rejected{detail}")
+    if stored.session_id is None:
+        fail(f"{file}: no readings decoded as {protocol}; is it the right --protocol?")
+    click.echo(f"session {stored.session_id}: {stored.kept} readings kept")
+
+
 @main.command()
 @click.argument("session")
 @_db_option(must_exist=True)
@@ -283,6 +354,50 @@ def export(session: str, db: Path, fmt: str, output: Path | None) -> None:
         else:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 writer(store, record.id, out)
+
+
+@main.command()
+@click.option("--protocol", required=True,
+              type=click.Choice(["masimo", "nonin", "intellivue", "datex"]),
+              help="Which device to play.")
+@click.option("--scenario", default="typical", show_default=True,
+              help="Simulated session whose values the device reports.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.01),
+              help="Session seconds per wall second (the device still talks at its own rate).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Device option, e.g. format=7 for nonin (repeatable).")
+@click.option("--pty", "use_pty", is_flag=True,
+              help="Open a pseudo-terminal and print its path.")
+@click.option("--link", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --pty: keep a symlink to it here.")
+@click.option("--port", "port_url", default=None,
+              help="Play on this port instead (a serial device or pyserial URL).")
+def emulate(protocol: str, scenario: str, seed: int, speed: float, options: tuple[str, ...],
+            use_pty: bool, link: Path | None, port_url: str | None) -> None:
+    """Play a device's side of its protocol with simulated values (for developers and tests).
+
+    Prints the port on the first line, then talks until Ctrl-C.
+    """
+    from devices.emulator import Emulator
+
+    if use_pty == (port_url is not None):
+        fail("give exactly one of --pty or --port URL")
+    pairs = dict(o.partition("=")[::2] for o in options)
+    with expected_failures():
+        emulator = Emulator(protocol, scenario=scenario, seed=seed, speed=speed,
+                            options=pairs, link=link, port=port_url)
+    click.echo(emulator.port)
+    sys.stdout.flush()
+    stop = _stop_on_signals()
+    emulator.start()
+    try:
+        while not stop.is_set() and emulator.thread and emulator.thread.is_alive():
+            stop.wait(0.5)
+    finally:
+        emulator.stop()
+        click.echo(f"{protocol} emulator: {emulator.bytes_out} bytes sent, "
+                   f"{emulator.bytes_in} received", err=True)
 
 
 @main.command()

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devices.capture import CaptureResult
 from devices.csv_format import CsvRecording, RowProblem, read_recording
 from devices.vocabulary import DeviceEventKind, SourceKind
 from monitor.store import Store
@@ -34,6 +35,27 @@ def import_csv(store: Store, path: str | Path, *, chair: str = "import",
         The file as a whole cannot be read (the store is not touched).
     """
     return store_recording(store, path, read_recording(path, tz=tz), chair=chair)
+
+
+def store_capture(store: Store, path: str | Path, result: CaptureResult, *, protocol: str,
+                  chair: str = "import") -> ImportResult:
+    """Store a decoded raw capture as one ended session: readings and device events."""
+    path = Path(path)
+    if not result.readings:
+        return ImportResult(None, 0, notes=result.notes)
+    times = [r.time for r in result.readings]
+    with store.transaction():
+        session_id = store.create_session(
+            chair=chair, device=f"{protocol}:capture {os.path.basename(path)}",
+            source_kind=SourceKind.IMPORT, started_at=min(times))
+        kept = store.add_readings(session_id, result.readings)
+        for event in result.events:
+            store.add_event(session_id, event.time, event.kind, event.source, event.data)
+        store.add_event(session_id, min(times), "import_note", protocol,
+                        {"bytes": result.bytes_read, **result.stats.as_dict(),
+                         "notes": result.notes})
+        store.end_session(session_id, max(times))
+    return ImportResult(session_id, kept, notes=result.notes)
 
 
 def store_recording(store: Store, path: str | Path, recording: CsvRecording, *,
