@@ -54,7 +54,8 @@ class StreamAdapter(Adapter):
         self.transport = SerialTransport(spec.port, self.link_class.port,
                                          raw_capture=raw_capture)
         self.link = self._new_link()
-        self.silence_timeout = self.link_class.silence_timeout
+        # The link knows its cadence (a Datex record every `interval` seconds).
+        self.silence_timeout = self.link.silence_timeout
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

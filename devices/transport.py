@@ -9,6 +9,8 @@ The transport knows nothing of protocols: each protocol names its
 from __future__ import annotations
 
 import contextlib
+import os
+import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,14 @@ class PortSettings:
         return bits / self.baudrate
 
 
+def is_pseudo_terminal(url: str) -> bool:
+    """True for a pseudo-terminal (an emulator's), directly or through a symlink."""
+    try:
+        return os.path.realpath(url).startswith("/dev/pts/")
+    except (OSError, ValueError):
+        return False
+
+
 def times_path(capture: str | Path) -> Path:
     """The receipt-time index kept beside a raw capture."""
     return Path(f"{capture}.times")
@@ -69,6 +79,7 @@ class SerialTransport:
         self._port: serial.SerialBase | None = None
         self._capture: BinaryIO | None = None
         self._capture_times: TextIO | None = None
+        self._timeout = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -77,12 +88,16 @@ class SerialTransport:
     def open(self) -> None:
         """Open the port; a port that is missing or busy is a :class:`DeviceError`."""
         s = self.settings
+        # A pseudo-terminal has no line: Linux refuses parity on it (EINVAL on
+        # every later tcsetattr), so an emulator's pty is opened without.
+        parity = "N" if is_pseudo_terminal(self.url) else s.parity
         try:
             self._port = serial.serial_for_url(
-                self.url, baudrate=s.baudrate, bytesize=s.bytesize, parity=s.parity,
+                self.url, baudrate=s.baudrate, bytesize=s.bytesize, parity=parity,
                 stopbits=s.stopbits, rtscts=s.rtscts, xonxoff=s.xonxoff, timeout=0,
                 write_timeout=2.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
+            self._timeout = 0.0
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             self._port = None
             raise DeviceError(f"cannot open {self.url} ({s.describe()}): {exc}") from None
         # Bytes that waited in the port before anyone listened are stale.
@@ -124,13 +139,16 @@ class SerialTransport:
             The port went away (cable or adapter unplugged, peer closed).
         """
         port = self._require_open()
+        # Few distinct timeouts: each change is a tcsetattr on a real port.
+        timeout = 0.2 if wait >= 0.2 else 0.05 if wait >= 0.05 else 0.0
         try:
-            port.timeout = max(0.0, wait)
+            if timeout != self._timeout:
+                port.timeout = self._timeout = timeout
             first = port.read(1)
             if not first:
                 return b""
             data = first + port.read(port.in_waiting) if port.in_waiting else first
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise DeviceError(f"{self.url}: link lost: {exc}") from None
         self.bytes_in += len(data)
         if self._capture is not None and self._capture_times is not None:
@@ -145,7 +163,7 @@ class SerialTransport:
         try:
             port.write(data)
             port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise DeviceError(f"{self.url}: cannot send: {exc}") from None
         self.bytes_out += len(data)
 
