@@ -104,7 +104,9 @@ class StreamAdapter(Adapter):
             self.transport.write(self.link.due(now))
             wait = min(_MAX_WAIT_S, max(0.0, deadline - now) / clock.speed)
             data = self.transport.read(wait)
-            items = self.link.receive(data, clock.now()) if data else []
+            # Called even with no bytes: a link may have news of its own (an
+            # association that timed out).
+            items = self.link.receive(data, clock.now())
             if items or clock.now() >= deadline:
                 return items
 
