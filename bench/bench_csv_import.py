@@ -40,7 +40,10 @@ def session_table(hours: float, per_second: int, params: int, seed: int = 1) -> 
     drift = np.cumsum(rng.normal(0, 0.2, size=(ticks, params)), axis=0)
     base = np.array([TYPICAL[n] for n in names])
     scale = 10.0 ** np.array([PARAMETERS[n].decimals for n in names])
-    values = (np.round((base + np.clip(drift, -15, 15)) * scale) / scale).ravel()
+    # Wander within a tenth of each typical value: a stable patient, mostly in limits.
+    spread = base * 0.1
+    values = (np.round((base + np.clip(drift * spread / 15, -spread, spread)) * scale)
+              / scale).ravel()
     status = np.zeros(len(values), dtype=np.int8)
     dropout = rng.random(len(values)) < 0.001
     values[dropout] = np.nan
@@ -118,7 +121,7 @@ def main() -> None:
             result = import_csv(store, path)
             whole = time.perf_counter() - start
         print(f"   import (+store): {whole:.3f} s, {result.kept / whole:,.0f} rows/s "
-              "(read, check and commit to SQLite)")
+              "(read, check, run the alarm rules, commit to SQLite)")
 
 
 if __name__ == "__main__":

@@ -111,15 +111,10 @@ class ReadingTable:
     def readings(self) -> Iterator[Reading]:
         """The rows as :class:`Reading` objects (slow; for streaming, not bulk work)."""
         received = self.received_ms if self.received_ms is not None else self.time_ms
-        for i, (t, v, s, rx) in enumerate(zip(self.time_ms.tolist(), self.value.tolist(),
-                                              self.status.tolist(), received.tolist(),
-                                              strict=True)):
-            yield Reading(
-                time=t / 1000,
-                param=self.param[i],
-                value=None if v != v else v,  # NaN is the table's None
-                unit=self.unit[i],
-                status=Status.from_code(s),
-                source=self.source[i],
-                received_at=rx / 1000,
-            )
+        statuses = [Status.from_code(code) for code in range(3)]
+        for t, p, v, u, s, src, rx in zip(
+                self.time_ms.tolist(), self.param.decoded(), self.value.tolist(),
+                self.unit.decoded(), self.status.tolist(), self.source.decoded(),
+                received.tolist(), strict=True):
+            yield Reading(t / 1000, p, None if v != v else v,  # NaN is the table's None
+                          u, statuses[s], src, rx / 1000)

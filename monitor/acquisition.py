@@ -18,26 +18,23 @@ from typing import Protocol
 
 from devices.adapter import Adapter, RecordingFinished
 from devices.vocabulary import DeviceEvent, DeviceEventKind, Item, Reading
+from monitor.rules import Output, Profile, RulesEngine, load_profile
 from monitor.store import StoreWriter
 
 log = logging.getLogger(__name__)
 
 
 class RulesHook(Protocol):
-    """Where alarm rules plug in (filled by the rules engine).
+    """Where alarm rules plug in (the :class:`~monitor.rules.RulesEngine`).
 
     Called with every batch of items a chair receives and the chair's clock
-    time; returns the alarm changes to store, in order.
+    time (also with no items, so that time passes); returns the alarm
+    changes, audit and log entries to store, in order.
     """
 
-    def process(self, items: Sequence[Item], now: float) -> Sequence[object]: ...
+    def process(self, items: Sequence[Item], now: float) -> Sequence[Output]: ...
 
 
-class NoRules:
-    """The hook before any rules are configured: raises no alarms."""
-
-    def process(self, items: Sequence[Item], now: float) -> Sequence[object]:
-        return ()
 
 
 @dataclass
@@ -81,35 +78,36 @@ class ChairWorker(threading.Thread):
         Called when the adapter's recording finishes; a returned adapter
         starts a new session on the same chair (the demo's next patient).
         Without it the session ends and the worker stops.
+    profile : Profile, optional
+        The alarm profile (default the shipped ketamine-adult).
     rules_factory : callable, optional
-        Builds the rules hook for each new session.
+        Builds the rules hook for each new session (default: the rules
+        engine with `profile`).
     silence_timeout : float
         Source-clock seconds without any item before a ``no_data`` event
         and reconnect attempts.
     read_timeout : float
         Source-clock seconds one read may wait.
-    profile : str, optional
-        Alarm profile name written into the session record.
     """
 
     def __init__(
         self, chair: str, adapter: Adapter, writer: StoreWriter, *,
         next_adapter: Callable[[], Adapter | None] | None = None,
-        rules_factory: Callable[[int], RulesHook] = lambda session_id: NoRules(),
+        rules_factory: Callable[[], RulesHook] | None = None,
         silence_timeout: float = 10.0, read_timeout: float = 0.5,
-        backoff: Backoff | None = None, profile: str | None = None,
+        backoff: Backoff | None = None, profile: Profile | None = None,
     ) -> None:
         super().__init__(name=f"chair-{chair}", daemon=True)
         self.chair = chair
         self.adapter = adapter
         self.writer = writer
         self.next_adapter = next_adapter
-        self.rules_factory = rules_factory
+        self.profile = profile or load_profile()
+        self.rules_factory = rules_factory or (lambda: RulesEngine(self.profile))
         # A protocol that sends every second knows its silence sooner.
         self.silence_timeout = getattr(adapter, "silence_timeout", None) or silence_timeout
         self.read_timeout = read_timeout
         self.backoff = backoff or Backoff()
-        self.profile = profile
         self.stats = ChairStats()
         self.session_id: int | None = None
         self._stop_requested = threading.Event()
@@ -147,11 +145,11 @@ class ChairWorker(threading.Thread):
         wall, now = adapter.clock.wall_anchor()
         session_id = self.writer.call(lambda store: store.create_session(
             chair=self.chair, device=adapter.spec.text, source_kind=adapter.source_kind,
-            started_at=min(now, adapter.session_start()), profile=self.profile,
+            started_at=min(now, adapter.session_start()), profile=self.profile.name,
             clock=(adapter.clock.speed, wall, now)))
         self.session_id = session_id
         self.stats.sessions.append(session_id)
-        rules = self.rules_factory(session_id)
+        rules = self.rules_factory()
         log.info("chair %s: session %d from %s", self.chair, session_id, adapter.spec.text)
         link = _Link(self, adapter, session_id)
         finished = False
@@ -194,7 +192,7 @@ class ChairWorker(threading.Thread):
                 self.emit(session_id, item)
         self.writer.add_readings(session_id, readings)
         self.stats.readings += len(readings)
-        rules.process(items, now)
+        self.writer.add_outputs(session_id, rules.process(items, now))
 
     def emit(self, session_id: int, event: DeviceEvent) -> None:
         self.writer.add_event(session_id, event)

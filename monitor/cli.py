@@ -43,11 +43,13 @@ def expected_failures() -> Iterator[None]:
     from devices.adapter import DeviceError
     from devices.csv_format import RecordingError
     from monitor.config import ConfigError
+    from monitor.rules import ProfileError
     from monitor.store import StoreError
 
     try:
         yield
-    except (SpecError, RecordingError, StoreError, ConfigError, DeviceError) as exc:
+    except (SpecError, RecordingError, StoreError, ConfigError, DeviceError,
+            ProfileError) as exc:
         raise UsageFailure(str(exc)) from None
 
 
@@ -59,6 +61,19 @@ def _db_option(must_exist: bool) -> Callable[[Any], Any]:
     return click.option(
         "--db", "db", required=True, type=click.Path(dir_okay=True, path_type=Path),
         help="SQLite store file." + (" Must exist." if must_exist else " Created if missing."))
+
+
+def _profile_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--profile", default=None, metavar="FILE",
+        help="Alarm profile: a clinic TOML file merged over the shipped ketamine-adult "
+             "profile (default: ketamine-adult as shipped).")(fn)
+
+
+def load_profile(profile: str | None) -> Any:
+    from monitor.rules import load_profile as load
+
+    return load(profile)
 
 
 def _server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,9 +110,10 @@ def main(verbose: int) -> None:
 @click.option("--data-dir", default=Path("data"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo's SQLite store.")
+@_profile_option
 @_server_options
-def demo(chairs: int, speed: float, scenario: str | None, data_dir: Path, host: str,
-         port: int) -> None:
+def demo(chairs: int, speed: float, scenario: str | None, data_dir: Path, profile: str | None,
+         host: str, port: int) -> None:
     """Simulated chairs plus the dashboard: the zero-configuration start.
 
     Every chair is labelled SIMULATED on screen.
@@ -109,9 +125,11 @@ def demo(chairs: int, speed: float, scenario: str | None, data_dir: Path, host: 
     db = data_dir / "demo.db"
     with expected_failures():
         chairs_plan = demo_chairs(chairs, speed=speed, scenario=scenario)
+        alarm_profile = load_profile(profile)
         recorder = Recorder(db)
     for chair in chairs_plan:
-        recorder.add_chair(chair.name, chair.adapter(), next_adapter=chair.next_adapter)
+        recorder.add_chair(chair.name, chair.adapter(), next_adapter=chair.next_adapter,
+                           profile=alarm_profile)
     _serve_with(recorder, db, host, port,
                 f"Demo: {chairs} SIMULATED chairs at {speed:g}x, store {db}")
 
@@ -131,11 +149,12 @@ def run(config_path: Path, host: str | None, port: int | None) -> None:
         settings = load_settings(config_path)
         if not settings.chairs:
             fail(f"{config_path}: no [[chairs]]; add at least one chair with a device")
-        adapters = [(c, open_adapter(c.device)) for c in settings.chairs]
+        adapters = [(c, open_adapter(c.device), load_profile(c.profile or settings.rules.profile))
+                    for c in settings.chairs]
         recorder = Recorder(settings.store.path, settings.acquisition,
                             settings.store.commit_interval)
-    for chair, adapter in adapters:
-        recorder.add_chair(chair.name, adapter, profile=chair.profile)
+    for chair, adapter, alarm_profile in adapters:
+        recorder.add_chair(chair.name, adapter, profile=alarm_profile)
     _serve_with(recorder, settings.store.path, host or settings.server.host,
                 port or settings.server.port,
                 f"{len(adapters)} chairs, store {settings.store.path}")
@@ -152,8 +171,9 @@ def run(config_path: Path, host: str | None, port: int | None) -> None:
 @click.option("--raw-capture", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also keep every byte received in this file (serial devices), with a "
                    ".times index beside it; 'import FILE --protocol P' decodes it later.")
+@_profile_option
 def record(device: str, db: Path, chair: str, duration: float | None,
-           raw_capture: Path | None) -> None:
+           raw_capture: Path | None, profile: str | None) -> None:
     """Headless acquisition from one device into the store."""
     from devices.registry import open_adapter
     from devices.spec import parse_spec
@@ -168,8 +188,9 @@ def record(device: str, db: Path, chair: str, duration: float | None,
             adapter = open_adapter(device, raw_capture=raw_capture)
         else:
             adapter = open_adapter(device)
+        alarm_profile = load_profile(profile)
         recorder = Recorder(db)
-    worker = recorder.add_chair(chair, adapter)
+    worker = recorder.add_chair(chair, adapter, profile=alarm_profile)
     stop = _stop_on_signals()
     recorder.start()
     try:
@@ -265,8 +286,9 @@ def _serve_with(recorder: Any, db: Path, host: str, port: int, what: str) -> Non
                    "datex): decode it through the device's own codec.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Protocol option for --protocol, e.g. format=7 for nonin (repeatable).")
+@_profile_option
 def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | None,
-            options: tuple[str, ...]) -> None:
+            options: tuple[str, ...], profile: str | None) -> None:
     """Import a recording as a new session: a CSV (long or wide format) or,
     with --protocol, a raw serial capture.
 
@@ -279,7 +301,7 @@ def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | No
     from monitor.store import Store
 
     if protocol is not None:
-        _import_capture(file, db, chair, protocol, options, tz)
+        _import_capture(file, db, chair, protocol, options, tz, profile)
         return
 
     with expected_failures():
@@ -287,7 +309,8 @@ def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | No
         # even an empty database behind.
         recording = read_recording(file, tz=tz)
         with Store(db) as store:
-            result = store_recording(store, file, recording, chair=chair)
+            result = store_recording(store, file, recording, chair=chair,
+                                     profile=load_profile(profile))
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     shown = result.problems[:MAX_PROBLEMS_SHOWN]
@@ -308,7 +331,7 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 def _import_capture(file: Path, db: Path, chair: str, protocol: str,
-                    options: tuple[str, ...], tz: str | None) -> None:
+                    options: tuple[str, ...], tz: str | None, profile: str | None) -> None:
     from devices.capture import decode_capture
     from monitor.importer import store_capture
     from monitor.store import Store
@@ -319,7 +342,8 @@ def _import_capture(file: Path, db: Path, chair: str, protocol: str,
     with expected_failures():
         result = decode_capture(file, protocol, options=pairs)
         with Store(db) as store:
-            stored = store_capture(store, file, result, protocol=protocol, chair=chair)
+            stored = store_capture(store, file, result, protocol=protocol, chair=chair,
+                                   profile=load_profile(profile))
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     stats = result.stats

@@ -12,6 +12,9 @@ Example ``clinic.toml``::
     [acquisition]
     silence_timeout = 10      # seconds without data before "no data"
 
+    [rules]
+    profile = "our-clinic.toml"   # merged over the shipped ketamine-adult profile
+
     [[chairs]]
     name = "1"
     device = "masimo:/dev/ttyUSB0"
@@ -65,17 +68,23 @@ class AcquisitionSettings:
 
 
 @dataclass(frozen=True)
+class RulesSettings:
+    profile: str | None = None     # a clinic profile file (default: ketamine-adult)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the program can be told, with working defaults."""
 
     store: StoreSettings = field(default_factory=StoreSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     acquisition: AcquisitionSettings = field(default_factory=AcquisitionSettings)
     chairs: tuple[ChairSettings, ...] = ()
 
 
 _SECTIONS = {"store": StoreSettings, "server": ServerSettings,
-             "acquisition": AcquisitionSettings}
+             "acquisition": AcquisitionSettings, "rules": RulesSettings}
 
 
 def load_settings(path: str | Path) -> Settings:

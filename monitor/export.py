@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from devices.csv_format import write_long_csv
 from devices.vocabulary import Status
 from monitor.store import Store
+from monitor.store.alarm_log import session_alarms
 
 JSON_FORMAT = "infusion-monitor-session/1"
 
@@ -37,7 +38,7 @@ def session_document(store: Store, session_id: int) -> dict[str, Any]:
             table.time_ms.tolist(), table.param.decoded(), table.value.tolist(),
             table.unit.decoded(), table.status.tolist(), table.source.decoded(), strict=True)
     ]
-    alarms = store.alarms(session_id)
+    alarms = [a.as_json() for a in session_alarms(store, session_id)]
     for alarm in alarms:
         alarm["onset"] = iso_time(alarm["onset"])
         alarm["end"] = iso_time(alarm["end"])

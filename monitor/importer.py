@@ -1,15 +1,24 @@
-"""Importing a recording file as a new, ended session."""
+"""Importing a recording file as a new, ended session.
+
+The rules engine runs over what was imported, with the profile given (the
+shipped ketamine-adult by default), so an imported session is reviewed with
+the alarms the same rules raise live; the session records which profile.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.capture import CaptureResult
 from devices.csv_format import CsvRecording, RowProblem, read_recording
-from devices.vocabulary import DeviceEventKind, SourceKind
+from devices.vocabulary import DeviceEventKind, Item, SourceKind
+from monitor.rules import Profile, load_profile
+from monitor.rules.replay import rerun
 from monitor.store import Store
+from monitor.store.alarm_log import record_outputs
 
 
 @dataclass
@@ -23,7 +32,7 @@ class ImportResult:
 
 
 def import_csv(store: Store, path: str | Path, *, chair: str = "import",
-               tz: str | None = None) -> ImportResult:
+               tz: str | None = None, profile: Profile | None = None) -> ImportResult:
     """Read a CSV recording and store it as one session.
 
     Every rejected row is kept in the session as a ``bad_row`` event (file,
@@ -34,47 +43,60 @@ def import_csv(store: Store, path: str | Path, *, chair: str = "import",
     devices.csv_format.RecordingError
         The file as a whole cannot be read (the store is not touched).
     """
-    return store_recording(store, path, read_recording(path, tz=tz), chair=chair)
+    return store_recording(store, path, read_recording(path, tz=tz), chair=chair,
+                           profile=profile)
+
+
+def _run_rules(store: Store, session_id: int, items: Iterable[Item], profile: Profile,
+               start: float, end: float) -> None:
+    _, outputs = rerun(items, profile, start=start, end=end)
+    record_outputs(store, session_id, outputs)
 
 
 def store_capture(store: Store, path: str | Path, result: CaptureResult, *, protocol: str,
-                  chair: str = "import") -> ImportResult:
+                  chair: str = "import", profile: Profile | None = None) -> ImportResult:
     """Store a decoded raw capture as one ended session: readings and device events."""
     path = Path(path)
     if not result.readings:
         return ImportResult(None, 0, notes=result.notes)
     times = [r.time for r in result.readings]
+    profile = profile or load_profile()
     with store.transaction():
         session_id = store.create_session(
             chair=chair, device=f"{protocol}:capture {os.path.basename(path)}",
-            source_kind=SourceKind.IMPORT, started_at=min(times))
+            source_kind=SourceKind.IMPORT, started_at=min(times), profile=profile.name)
         kept = store.add_readings(session_id, result.readings)
         for event in result.events:
             store.add_event(session_id, event.time, event.kind, event.source, event.data)
         store.add_event(session_id, min(times), "import_note", protocol,
                         {"bytes": result.bytes_read, **result.stats.as_dict(),
                          "notes": result.notes})
+        items: list[Item] = [*result.readings, *result.events]
+        items.sort(key=lambda i: i.time)  # stable: a capture's own order within a time
+        _run_rules(store, session_id, items, profile, min(times), max(times))
         store.end_session(session_id, max(times))
     return ImportResult(session_id, kept, notes=result.notes)
 
 
 def store_recording(store: Store, path: str | Path, recording: CsvRecording, *,
-                    chair: str = "import") -> ImportResult:
+                    chair: str = "import", profile: Profile | None = None) -> ImportResult:
     """Store an already-read recording as one ended session."""
     path = Path(path)
     table = recording.table
     if not len(table):
         return ImportResult(None, 0, recording.problems, recording.notes)
     started, ended = int(table.time_ms.min()) / 1000, int(table.time_ms.max()) / 1000
+    profile = profile or load_profile()
     with store.transaction():
         session_id = store.create_session(
             chair=chair, device=f"csv:{os.path.basename(path)}", source_kind=SourceKind.IMPORT,
-            started_at=started)
+            started_at=started, profile=profile.name)
         kept = store.add_table(session_id, table)
         for problem in recording.problems:
             store.add_event(session_id, started, DeviceEventKind.BAD_ROW, "csv",
                             {"file": str(path), "line": problem.line, "reason": problem.reason})
         for note in recording.notes:
             store.add_event(session_id, started, "import_note", "csv", {"note": note})
+        _run_rules(store, session_id, table.readings(), profile, started, ended)
         store.end_session(session_id, ended)
     return ImportResult(session_id, kept, recording.problems, recording.notes)

@@ -14,6 +14,7 @@ from pathlib import Path
 from devices.adapter import Adapter
 from monitor.acquisition import Backoff, ChairWorker
 from monitor.config import AcquisitionSettings
+from monitor.rules import Profile
 from monitor.store import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Recorder:
 
     def add_chair(self, chair: str, adapter: Adapter, *,
                   next_adapter: Callable[[], Adapter | None] | None = None,
-                  profile: str | None = None) -> ChairWorker:
+                  profile: Profile | None = None) -> ChairWorker:
         s = self.settings
         worker = ChairWorker(
             chair, adapter, self.writer, next_adapter=next_adapter, profile=profile,

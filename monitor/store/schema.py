@@ -104,6 +104,26 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # 2: alarms as the rules engine keeps them: a number per session, every
+    # state change (who acknowledged, when it latched) as a transition row.
+    """
+    ALTER TABLE alarms ADD COLUMN number INTEGER;
+    ALTER TABLE alarms ADD COLUMN message TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX alarms_number ON alarms (session_id, number);
+    CREATE TABLE alarm_transitions (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions (id),
+        number INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        transition TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        value REAL,
+        user TEXT
+    );
+    CREATE INDEX alarm_transitions_session ON alarm_transitions (session_id, number, time);
+    DROP TABLE alarm_acknowledgements;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -384,11 +384,22 @@ class Store:
 
     def add_event(self, session_id: int, time_s: float, kind: str, source: str = "",
                   data: Mapping[str, Any] | None = None) -> None:
+        self.add_events(session_id, [(time_s, kind, source, data)])
+
+    def add_events(self, session_id: int,
+                   events: Sequence[tuple[float, str, str, Mapping[str, Any] | None]]) -> None:
+        """Store events given as ``(time s, kind, source, data)``, in one statement."""
+        if not events:
+            return
+        rows = [(session_id, to_ms(t), str(kind), source,
+                 json.dumps(dict(data or {}), sort_keys=True, default=str))
+                for t, kind, source, data in events]
         with self.transaction():
-            self._execute(
-                "INSERT INTO events (session_id, time, kind, source, data) VALUES (?, ?, ?, ?, ?)",
-                (session_id, to_ms(time_s), str(kind), source,
-                 json.dumps(dict(data or {}), sort_keys=True, default=str)))
+            try:
+                self.conn.executemany("INSERT INTO events (session_id, time, kind, source, data) "
+                                      "VALUES (?, ?, ?, ?, ?)", rows)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(describe_sqlite_error(self.path, exc)) from exc
 
     def events(self, session_id: int) -> list[EventRecord]:
         rows = self._execute("SELECT id, time, kind, source, data FROM events "
@@ -407,24 +418,6 @@ class Store:
         rows = self._execute("SELECT id, time, user, action, data FROM audit "
                              "WHERE session_id = ? ORDER BY time, id", (session_id,)).fetchall()
         return [AuditRecord(i, t / 1000, u, a, json.loads(d)) for i, t, u, a, d in rows]
-
-    def alarms(self, session_id: int) -> list[dict[str, Any]]:
-        """Alarms of a session with their acknowledgements (DESIGN.md JSON shape)."""
-        alarms = self._execute(
-            "SELECT id, rule, param, kind, priority, onset, end, value, limit_value "
-            "FROM alarms WHERE session_id = ? ORDER BY onset, id", (session_id,)).fetchall()
-        acks: dict[int, list[dict[str, Any]]] = {}
-        for alarm_id, t, user in self._execute(
-                "SELECT a.alarm_id, a.time, a.user FROM alarm_acknowledgements a "
-                "JOIN alarms ON alarms.id = a.alarm_id WHERE alarms.session_id = ? "
-                "ORDER BY a.time", (session_id,)):
-            acks.setdefault(alarm_id, []).append({"time": t / 1000, "user": user})
-        return [
-            {"id": i, "rule": rule, "param": param, "kind": kind, "priority": prio,
-             "onset": onset / 1000, "end": None if end is None else end / 1000,
-             "value": value, "limit": limit, "acknowledgements": acks.get(i, [])}
-            for i, rule, param, kind, prio, onset, end, value, limit in alarms
-        ]
 
 
 def _coded(names_per_channel: list[str], position: np.ndarray) -> Coded:

@@ -12,12 +12,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 from devices.vocabulary import DeviceEvent, Reading
+from monitor.rules.alarms import Output
+from monitor.store.alarm_log import record_outputs
 from monitor.store.schema import StoreError
 from monitor.store.store import Store
 
@@ -57,6 +59,11 @@ class StoreWriter:
 
     def add_event(self, session_id: int, event: DeviceEvent) -> None:
         self._queue.put(("event", session_id, event))
+
+    def add_outputs(self, session_id: int, outputs: Sequence[Output]) -> None:
+        """Alarm changes, audit and log entries from the rules engine."""
+        if outputs:
+            self._queue.put(("outputs", session_id, list(outputs)))
 
     def call(self, fn: Callable[[Store], T]) -> T:
         """Run `fn(store)` in the writer thread, committed, and return its result."""
@@ -119,6 +126,8 @@ class StoreWriter:
                     if kind == "event":
                         store.add_event(session_id, payload.time, payload.kind,
                                         payload.source, payload.data)
+                    elif kind == "outputs":
+                        record_outputs(store, session_id, payload)
         except StoreError as exc:
             # Keep the data and try again next beat (the disk may come back);
             # the hardening issue bounds this and raises a technical alarm.

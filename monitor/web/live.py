@@ -14,6 +14,7 @@ from typing import Any
 
 from devices.vocabulary import PARAMETERS, SourceKind, Status
 from monitor.store import LatestValue, SessionRecord, Store
+from monitor.store.alarm_log import StoredAlarm, session_alarms
 
 # Parameters shown on a tile, in this order; others follow, by name.
 TILE_ORDER: tuple[str, ...] = ("hr", "pulse_rate", "spo2", "nibp_sys", "nibp_dia",
@@ -36,6 +37,8 @@ TRACE_INDEX: dict[str, int] = {p: i for i, p in enumerate(TRACE_PARAMS)}
 # A streamed trace with a hole longer than this (s) gets a break in its line,
 # so a silent device shows as a gap, never as a straight line across it.
 GAP_S = 5.0
+
+PRIORITY_RANK = {"high": 3, "medium": 2, "low": 1}
 
 SOURCE_LABELS: dict[SourceKind, str] = {
     SourceKind.SIMULATED: "SIMULATED",
@@ -70,6 +73,12 @@ class ChairView:
     session: SessionRecord
     numerics: tuple[Numeric, ...]
     now: float
+    alarms: tuple[StoredAlarm, ...] = ()   # not ended, most urgent first
+
+    @property
+    def alarm_priority(self) -> str:
+        """The highest priority among the chair's current alarms, or "none"."""
+        return self.alarms[0].priority if self.alarms else "none"
 
     @property
     def source_label(self) -> str:
@@ -127,7 +136,9 @@ def chair_view(store: Store, session: SessionRecord, wall_now: float | None = No
     now = session.clock_now(time.time() if wall_now is None else wall_now)
     latest = store.latest_values(session.id)
     numerics = tuple(numeric(latest[p], now) for p in sorted(latest, key=_order))
-    return ChairView(session.chair, session, numerics, now)
+    alarms = sorted(session_alarms(store, session.id, current_only=True),
+                    key=lambda a: (-PRIORITY_RANK[a.priority], a.onset, a.number))
+    return ChairView(session.chair, session, numerics, now, tuple(alarms))
 
 
 def overview(store: Store, wall_now: float | None = None) -> list[ChairView]:

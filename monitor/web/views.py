@@ -48,6 +48,21 @@ def numeric_cell(chair: str, n: Numeric) -> html.Div:
     )
 
 
+def alarm_list(view: ChairView) -> html.Div:
+    """The chair's current alarms, most urgent first; the words say the priority
+    too, so colour is never the only cue."""
+    rows = []
+    for alarm in view.alarms:
+        state = "" if alarm.state == "active" else f" ({alarm.state})"
+        rows.append(html.Li(
+            [html.Span(alarm.priority.upper(), className="alarm-priority"),
+             html.Span(alarm.message, className="alarm-message"),
+             html.Span(f"{format_age(view.now - alarm.onset)}{state}", className="alarm-age")],
+            className=f"alarm alarm-{alarm.priority} alarm-{alarm.state}",
+            **{"data-testid": f"alarm-{view.chair}-{alarm.number}"}))
+    return html.Ul(rows, className="alarms")
+
+
 def chair_tile(view: ChairView, *, link: bool = True) -> html.Div:
     session = view.session
     state: list[Any] = []
@@ -66,12 +81,14 @@ def chair_tile(view: ChairView, *, link: bool = True) -> html.Div:
             html.Div([html.H2(title), *state,
                       html.Span(label, className="watermark") if label else None],
                      className="tile-head"),
+            alarm_list(view) if view.alarms else None,
             html.Div([numeric_cell(view.chair, n) for n in view.numerics]
                      or [html.Div("waiting for data", className="waiting")],
                      className="numerics"),
         ],
-        className="tile" + (" simulated" if label else ""),
-        **{"data-testid": f"chair-{view.chair}", "data-session": str(session.id)},
+        className="tile" + (" simulated" if label else "") + f" priority-{view.alarm_priority}",
+        **{"data-testid": f"chair-{view.chair}", "data-session": str(session.id),
+           "data-alarm-priority": view.alarm_priority},
     )
 
 
