@@ -117,15 +117,15 @@ def test_over_a_real_pty_with_garbage_and_a_pulled_cable(tmp_path: Path) -> None
             (4.0, pull),
         ])
     spo2 = [v for v in result.values("spo2") if v is not None]
-    assert len(spo2) >= 5 and all(88 <= v <= 100 for v in spo2)
+    assert spo2 and all(88 <= v <= 100 for v in spo2)
     kinds = [e.kind for e in result.events()]
     assert kinds[0] == DeviceEventKind.CONNECTED
     lost = kinds.index(DeviceEventKind.DISCONNECTED)
     assert DeviceEventKind.CONNECTED in kinds[lost:], "recording did not resume after replug"
     disconnected = result.events(DeviceEventKind.DISCONNECTED)[0]
     assert disconnected.time - pulled[0] <= 5.0, "the pulled cable was noticed too late"
-    resumed = [e for e in result.store.readings_table(result.session_id).time_ms.tolist()
-               if e / 1000 > disconnected.time]
-    assert resumed, "no readings after the cable came back"
+    times = result.store.readings_table(result.session_id).time_ms / 1000
+    assert (times < disconnected.time).sum() >= 2, "too few readings before the pull"
+    assert (times > disconnected.time).sum() >= 2, "no readings after the cable came back"
     assert result.link_stats["rejected"]  # the garbage was counted
     assert result.link_stats["opens"] >= 2
