@@ -91,6 +91,17 @@ class Adapter(abc.ABC):
         session says when that session started."""
         return self.now()
 
+    def status(self) -> dict[str, object]:
+        """Counters for the screen and the CLI (JSON-ready)."""
+        s = self.stats
+        return {"protocol": self.protocol, "device": self.describe(), "open": self.is_open,
+                "readings": s.readings, "events": s.events, "rejected": dict(s.rejected),
+                "opens": s.opens, "last_reading_at": s.last_reading_at}
+
+    def describe(self) -> str:
+        """A short human description of the source."""
+        return self.spec.text
+
     def open(self) -> None:
         """Connect; raises :class:`DeviceError` when the device cannot be reached."""
         self._open()

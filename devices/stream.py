@@ -110,6 +110,9 @@ class StreamAdapter(Adapter):
             if items or clock.now() >= deadline:
                 return items
 
+    def status(self) -> dict[str, object]:
+        return {**super().status(), **self.link_stats}
+
     @property
     def link_stats(self) -> dict[str, object]:
         """Bytes and frames so far, for the CLI and the dashboard."""

@@ -23,6 +23,9 @@ from monitor.store import StoreWriter
 
 log = logging.getLogger(__name__)
 
+# Seconds between device-status updates in the store (wall time).
+STATUS_EVERY_S = 5.0
+
 
 class RulesHook(Protocol):
     """Where alarm rules plug in (the :class:`~monitor.rules.RulesEngine`).
@@ -110,6 +113,8 @@ class ChairWorker(threading.Thread):
         self.backoff = backoff or Backoff()
         self.stats = ChairStats()
         self.session_id: int | None = None
+        self._rules: RulesHook = self.rules_factory()
+        self._next_status = 0.0
         self._stop_requested = threading.Event()
         self.finished = threading.Event()
 
@@ -149,7 +154,7 @@ class ChairWorker(threading.Thread):
             clock=(adapter.clock.speed, wall, now)))
         self.session_id = session_id
         self.stats.sessions.append(session_id)
-        rules = self.rules_factory()
+        self._rules = self.rules_factory()
         log.info("chair %s: session %d from %s", self.chair, session_id, adapter.spec.text)
         link = _Link(self, adapter, session_id)
         finished = False
@@ -168,19 +173,20 @@ class ChairWorker(threading.Thread):
                 now = adapter.now()
                 if items:
                     link.heard(now)
-                    self._deliver(session_id, items, rules, now)
                 else:
                     link.quiet(now)
-                    self._deliver(session_id, (), rules, now)
+                self._deliver(session_id, items, now)
+                self._report_status(session_id, adapter, now)
         finally:
+            self._report_status(session_id, adapter, adapter.now(), force=True)
             adapter.close()
             end = adapter.now()
             self.writer.call(lambda store: store.end_session(session_id, end))
             log.info("chair %s: session %d ended", self.chair, session_id)
         return finished
 
-    def _deliver(self, session_id: int, items: Sequence[Item], rules: RulesHook,
-                 now: float) -> None:
+    def _deliver(self, session_id: int, items: Sequence[Item], now: float) -> None:
+        """Store what arrived and run it (and the passing of time) through the rules."""
         received = time.time()
         readings: list[Reading] = []
         for item in items:
@@ -192,7 +198,17 @@ class ChairWorker(threading.Thread):
                 self.emit(session_id, item)
         self.writer.add_readings(session_id, readings)
         self.stats.readings += len(readings)
-        self.writer.add_outputs(session_id, rules.process(items, now))
+        self.writer.add_outputs(session_id, self._rules.process(items, now))
+
+    def _report_status(self, session_id: int, adapter: Adapter, now: float, *,
+                       force: bool = False) -> None:
+        """Keep the device's counters in the store for the dashboard, every few seconds."""
+        if not force and now < self._next_status:
+            return
+        self._next_status = now + STATUS_EVERY_S * max(1.0, min(adapter.clock.speed, 1e6))
+        status = {**adapter.status(), "reconnects": self.stats.reconnects,
+                  "failures": self.stats.failures}
+        self.writer.set_device_status(session_id, now, status)
 
     def emit(self, session_id: int, event: DeviceEvent) -> None:
         self.writer.add_event(session_id, event)
@@ -215,8 +231,10 @@ class _Link:
         self.first_open = True
 
     def _event(self, kind: DeviceEventKind, **data: object) -> None:
-        self.worker.emit(self.session_id,
-                         DeviceEvent(self.adapter.now(), kind, self.adapter.name, data))
+        # Through the rules too: a lost link is a technical alarm.
+        now = self.adapter.now()
+        self.worker._deliver(self.session_id,
+                             [DeviceEvent(now, kind, self.adapter.name, data)], now)
 
     def reconnect(self) -> bool:
         """Try to open the adapter; True when it is open."""

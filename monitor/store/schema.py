@@ -124,6 +124,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alarm_transitions_session ON alarm_transitions (session_id, number, time);
     DROP TABLE alarm_acknowledgements;
     """,
+    # 3: each session's device counters (bytes, frames, rejections by reason),
+    # replaced every few seconds, for the dashboard in another process.
+    """
+    CREATE TABLE device_status (
+        session_id INTEGER PRIMARY KEY REFERENCES sessions (id),
+        time INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -380,6 +380,22 @@ class Store:
         return {p: LatestValue(p, u, src, t / 1000, v, Status.from_code(s))
                 for p, u, src, t, v, s in rows}
 
+    # -- device status -------------------------------------------------------
+
+    def set_device_status(self, session_id: int, time_s: float,
+                          status: Mapping[str, Any]) -> None:
+        with self.transaction():
+            self._execute("INSERT INTO device_status (session_id, time, data) VALUES (?, ?, ?) "
+                          "ON CONFLICT (session_id) DO UPDATE SET time = excluded.time, "
+                          "data = excluded.data",
+                          (session_id, to_ms(time_s), json.dumps(dict(status), default=str)))
+
+    def device_status(self, session_id: int) -> tuple[float, dict[str, Any]] | None:
+        """(time, counters) last reported for a session's device, if any."""
+        row = self._execute("SELECT time, data FROM device_status WHERE session_id = ?",
+                            (session_id,)).fetchone()
+        return None if row is None else (row[0] / 1000, json.loads(row[1]))
+
     # -- events, alarms, audit ----------------------------------------------
 
     def add_event(self, session_id: int, time_s: float, kind: str, source: str = "",

@@ -65,6 +65,11 @@ class StoreWriter:
         if outputs:
             self._queue.put(("outputs", session_id, list(outputs)))
 
+    def set_device_status(self, session_id: int, time_s: float,
+                          status: dict[str, object]) -> None:
+        """The device's latest counters (kept one per session, replaced)."""
+        self._queue.put(("status", session_id, (time_s, status)))
+
     def call(self, fn: Callable[[Store], T]) -> T:
         """Run `fn(store)` in the writer thread, committed, and return its result."""
         future: Future[T] = Future()
@@ -128,6 +133,8 @@ class StoreWriter:
                                         payload.source, payload.data)
                     elif kind == "outputs":
                         record_outputs(store, session_id, payload)
+                    elif kind == "status":
+                        store.set_device_status(session_id, *payload)
         except StoreError as exc:
             # Keep the data and try again next beat (the disk may come back);
             # the hardening issue bounds this and raises a technical alarm.

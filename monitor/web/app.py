@@ -85,7 +85,8 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         store = reader.get()
         points, cursor = live.trend_increment(store, session_id,
                                               live.TrendCursor.from_json(cursor_data))
-        tile = views.chair_tile(live.chair_view(store, store.session(session_id)), link=False)
+        tile = views.chair_tile(live.chair_view(store, store.session(session_id)), link=False,
+                                detail=True)
         if not points:
             return no_update, cursor.to_json(), tile
         indices = sorted(points)
@@ -126,7 +127,8 @@ def chair_page(store: Store, session: Any, interval_ms: int) -> Any:
         dcc.Interval(id="chair-tick", interval=interval_ms),
         dcc.Store(id="chair-session", data=session.id),
         dcc.Store(id="trend-cursor", data=cursor.to_json()),
-        html.Div(views.chair_tile(live.chair_view(store, session), link=False), id="chair-tile"),
+        html.Div(views.chair_tile(live.chair_view(store, session), link=False, detail=True),
+                 id="chair-tile"),
         html.Div(dcc.Graph(id="trend", figure=views.trend_figure(points),
                            config={"displaylogo": False}), **{"data-testid": "trend"}),
     ], className="chair-page")

@@ -74,6 +74,24 @@ class ChairView:
     numerics: tuple[Numeric, ...]
     now: float
     alarms: tuple[StoredAlarm, ...] = ()   # not ended, most urgent first
+    device: dict[str, Any] | None = None    # the device's counters, as last reported
+
+    @property
+    def device_summary(self) -> str:
+        """One line about the link: what it is, and what came through it."""
+        d = self.device
+        if not d:
+            return ""
+        parts = [str(d.get("device", ""))]
+        if "bytes_in" in d:
+            parts.append(f"{d['bytes_in']:,} bytes, {d.get('frames_ok', 0):,} frames ok")
+        rejected = d.get("rejected") or {}
+        if rejected:
+            parts.append(f"{sum(rejected.values()):,} rejected (" + ", ".join(
+                f"{reason} {count}" for reason, count in sorted(rejected.items())) + ")")
+        if d.get("reconnects"):
+            parts.append(f"{d['reconnects']} reconnects")
+        return "; ".join(parts)
 
     @property
     def alarm_priority(self) -> str:
@@ -138,7 +156,9 @@ def chair_view(store: Store, session: SessionRecord, wall_now: float | None = No
     numerics = tuple(numeric(latest[p], now) for p in sorted(latest, key=_order))
     alarms = sorted(session_alarms(store, session.id, current_only=True),
                     key=lambda a: (-PRIORITY_RANK[a.priority], a.onset, a.number))
-    return ChairView(session.chair, session, numerics, now, tuple(alarms))
+    status = store.device_status(session.id)
+    return ChairView(session.chair, session, numerics, now, tuple(alarms),
+                     status[1] if status else None)
 
 
 def overview(store: Store, wall_now: float | None = None) -> list[ChairView]:

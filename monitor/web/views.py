@@ -63,7 +63,7 @@ def alarm_list(view: ChairView) -> html.Div:
     return html.Ul(rows, className="alarms")
 
 
-def chair_tile(view: ChairView, *, link: bool = True) -> html.Div:
+def chair_tile(view: ChairView, *, link: bool = True, detail: bool = False) -> html.Div:
     session = view.session
     state: list[Any] = []
     silent = view.silent_s
@@ -85,6 +85,9 @@ def chair_tile(view: ChairView, *, link: bool = True) -> html.Div:
             html.Div([numeric_cell(view.chair, n) for n in view.numerics]
                      or [html.Div("waiting for data", className="waiting")],
                      className="numerics"),
+            html.Div(view.device_summary, className="device-status",
+                     **{"data-testid": f"device-{view.chair}"})
+            if detail and view.device_summary else None,
         ],
         className="tile" + (" simulated" if label else "") + f" priority-{view.alarm_priority}",
         **{"data-testid": f"chair-{view.chair}", "data-session": str(session.id),
