@@ -140,7 +140,8 @@ class SerialTransport:
         """
         port = self._require_open()
         # Few distinct timeouts: each change is a tcsetattr on a real port.
-        timeout = 0.2 if wait >= 0.2 else 0.05 if wait >= 0.05 else 0.0
+        # Never 0 unless asked: a caller looping to a deadline would spin.
+        timeout = 0.0 if wait <= 0 else 0.2 if wait >= 0.2 else 0.05
         try:
             if timeout != self._timeout:
                 port.timeout = self._timeout = timeout
