@@ -22,6 +22,7 @@ import csv
 import io
 import mmap
 import re
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,15 +269,28 @@ class CsvSource:
 
         names = [f"c{i}" for i in range(len(self.header))]
         source = pa.py_buffer(self._data) if self._data is not None else str(self._file)
-        table = pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=threads),
-            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=skip,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={names[i]: kind for i, kind in types.items()},
-                strings_can_be_null=True, null_values=[""]),
-        )
+        # A ragged row that is not UTF-8 cannot even be handed to `skip`: Arrow
+        # reports that through sys.unraisablehook (a traceback on stderr).
+        # Catch it instead, and read the file as Windows-1252 like any other.
+        unraisable: list[BaseException | None] = []
+        previous_hook = sys.unraisablehook
+        sys.unraisablehook = lambda info: unraisable.append(info.exc_value)
+        try:
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                               use_threads=threads),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter,
+                                                 invalid_row_handler=skip,
+                                                 ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={names[i]: kind for i, kind in types.items()},
+                    strings_can_be_null=True, null_values=[""]),
+            )
+        finally:
+            sys.unraisablehook = previous_hook
+        if any(isinstance(exc, UnicodeDecodeError) for exc in unraisable):
+            raise pa.ArrowInvalid("CSV row is not valid UTF8")
         return table, bad
 
     def _arrow_cells(self, types: Mapping[int, pa.DataType]) -> CsvCells:

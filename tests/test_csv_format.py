@@ -372,3 +372,18 @@ def test_a_directory_or_an_unknown_zone_fail_with_one_line(tmp_path: Path) -> No
     path = write(tmp_path / "ok.csv", f"time,HR\n{iso(0)},72\n")
     with pytest.raises(RecordingError, match=r"unknown time zone 'Mars/Olympus'"):
         read_recording(path, tz="Mars/Olympus")
+
+
+def test_a_ragged_row_that_is_not_utf8_is_reported_quietly(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # Found by bench/fuzz_decoders.py: Arrow cannot hand such a row to the
+    # invalid-row handler and printed a traceback through sys.unraisablehook.
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"time,param,value,unit,status,source\n"
+                     b"2026-11-26T14:03:05.000+00:00,hr,72,/min,valid,sim\n"
+                     b"\xff\xfe,bad\n"
+                     b"2026-11-26T14:03:06.000+00:00,hr,73,/min,valid,sim\n")
+    recording = read_recording(path)
+    assert len(recording.table) == 2
+    assert [(p.line, p.kind) for p in recording.problems] == [(3, "wrong number of fields")]
+    assert "Traceback" not in capfd.readouterr().err
