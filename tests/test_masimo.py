@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from devices.protocols.masimo import MasimoDevice, MasimoHost, format_line, parse_line
 from devices.vocabulary import DeviceEvent, DeviceEventKind, Reading, Status
+from monitor.store.alarm_log import session_alarms
 from tests.serial_harness import emulated, record_through
 
 T = 1_795_700_000.0
@@ -128,4 +129,8 @@ def test_over_a_real_pty_with_garbage_and_a_pulled_cable(tmp_path: Path) -> None
     assert (times < disconnected.time).sum() >= 2, "too few readings before the pull"
     assert (times > disconnected.time).sum() >= 2, "no readings after the cable came back"
     assert result.link_stats["rejected"]  # the garbage was counted
+    # The pulled cable was a technical alarm, which ended when data came back.
+    lost_link = [a for a in session_alarms(result.store, result.session_id)
+                 if a.rule == "device.disconnected"]
+    assert lost_link and lost_link[0].state == "ended" and lost_link[0].kind == "technical"
     assert result.link_stats["opens"] >= 2
