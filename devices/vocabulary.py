@@ -193,6 +193,11 @@ class DeviceEventKind(enum.StrEnum):
     # Scripted by the simulator, which plays the nurse as well as the monitor.
     INFUSION_START = "infusion_start"
     INFUSION_STOP = "infusion_stop"
+    # Entered at the chair by the nurse (the rules see them like the rest).
+    INFUSION_PAUSE = "infusion_pause"
+    INFUSION_RESUME = "infusion_resume"
+    INFUSION_RATE = "infusion_rate"
+    OBSERVATION = "observation"
 
 
 @dataclass(slots=True)

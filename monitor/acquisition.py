@@ -18,7 +18,8 @@ from typing import Protocol
 
 from devices.adapter import Adapter, RecordingFinished
 from devices.vocabulary import DeviceEvent, DeviceEventKind, Item, Reading
-from monitor.rules import Output, Profile, RulesEngine, load_profile
+from monitor.chair_commands import CommandDesk, SessionRequest
+from monitor.rules import AuditEntry, Output, Profile, RulesEngine, load_profile
 from monitor.store import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -132,32 +133,54 @@ class ChairWorker(threading.Thread):
         return self._stop_requested.is_set()
 
     def run(self) -> None:
+        desk = CommandDesk(self.chair, self.writer)
         try:
             adapter: Adapter | None = self.adapter
+            request: SessionRequest | None = None
             while adapter is not None and not self.stopping:
                 self.adapter = adapter
-                finished = self._run_session(adapter)
-                adapter = self.next_adapter() if finished and self.next_adapter else None
+                outcome = self._run_session(adapter, desk, request)
+                if isinstance(outcome, SessionRequest):
+                    # The next patient (or nobody) on the same device, which stays open.
+                    request = outcome
+                    continue
+                request = None
+                adapter = self.next_adapter() if outcome and self.next_adapter else None
         except Exception:  # a bug here must be loud, and must not touch other chairs
             log.exception("chair %s: acquisition stopped by an unexpected error", self.chair)
         finally:
+            desk.close()
             self.finished.set()
 
     # -- one session -----------------------------------------------------------
 
-    def _run_session(self, adapter: Adapter) -> bool:
-        """Record one session; True when the source finished, False when stopped."""
+    def _run_session(self, adapter: Adapter, desk: CommandDesk,
+                     request: SessionRequest | None) -> bool | SessionRequest:
+        """Record one session.
+
+        Returns True when the source finished, False when stopped, or the
+        operator's request to end this session (and perhaps start the next).
+        """
         wall, now = adapter.clock.wall_anchor()
+        if request is not None and request.profile is not None:
+            self.profile = request.profile
+            self.rules_factory = lambda: RulesEngine(self.profile)
+        started = now if request is not None else min(now, adapter.session_start())
         session_id = self.writer.call(lambda store: store.create_session(
             chair=self.chair, device=adapter.spec.text, source_kind=adapter.source_kind,
-            started_at=min(now, adapter.session_start()), profile=self.profile.name,
-            clock=(adapter.clock.speed, wall, now)))
+            started_at=started, profile=self.profile.name,
+            clock=(adapter.clock.speed, wall, now),
+            patient_ref=request.patient_ref if request else None,
+            weight_kg=request.weight_kg if request else None))
         self.session_id = session_id
         self.stats.sessions.append(session_id)
         self._rules = self.rules_factory()
+        if request is not None and request.new:
+            self.writer.add_outputs(session_id, [AuditEntry(now, request.user, "new_session", {
+                "weight_kg": request.weight_kg, "profile": self.profile.name})])
         log.info("chair %s: session %d from %s", self.chair, session_id, adapter.spec.text)
         link = _Link(self, adapter, session_id)
-        finished = False
+        finished: bool | SessionRequest = False
         try:
             while not self.stopping:
                 if not adapter.is_open and not link.reconnect():
@@ -177,9 +200,17 @@ class ChairWorker(threading.Thread):
                     link.quiet(now)
                 self._deliver(session_id, items, now)
                 self._report_status(session_id, adapter, now)
+                asked = desk.poll(session_id, self._rules, now,
+                                  lambda events, at=now: self._deliver(session_id, events, at))
+                if asked is not None:
+                    self.writer.add_outputs(session_id, [AuditEntry(now, asked.user,
+                                                                    "end_session", {})])
+                    finished = asked
+                    break
         finally:
             self._report_status(session_id, adapter, adapter.now(), force=True)
-            adapter.close()
+            if not isinstance(finished, SessionRequest):
+                adapter.close()
             end = adapter.now()
             self.writer.call(lambda store: store.end_session(session_id, end))
             log.info("chair %s: session %d ended", self.chair, session_id)

@@ -24,10 +24,15 @@ def record_outputs(store: Store, session_id: int, outputs: Iterable[Output]) -> 
                 _record_change(store, session_id, out)
             elif isinstance(out, AuditEntry):
                 store.add_audit(session_id, out.time, out.user, out.action, out.data)
+                if out.action == "pause_audio":
+                    # Screens in other processes show the countdown from here.
+                    store.set_audio_pause(session_id, out.time + out.data["seconds"])
             elif isinstance(out, LogEntry):
                 log.append((out.time, out.kind, "rules", out.data))
                 if out.kind == "baseline_captured":
                     store.set_baseline(session_id, out.data["baseline"])
+                elif out.kind in ("audio_pause_broken", "audio_pause_ended"):
+                    store.set_audio_pause(session_id, None)
         store.add_events(session_id, log)
 
 

@@ -133,6 +133,27 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 4: what operators ask of a chair from any screen (acknowledge, start the
+    # infusion, ...), applied by the recorder that runs the chair; and what
+    # the screen must know of a session beyond its readings.
+    """
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY,
+        chair TEXT NOT NULL,
+        session_id INTEGER,
+        time INTEGER NOT NULL,               -- wall clock, when asked
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'done', 'refused')),
+        result TEXT NOT NULL DEFAULT '',
+        done_at INTEGER
+    );
+    CREATE INDEX commands_pending ON commands (chair, status, id);
+    ALTER TABLE sessions ADD COLUMN weight_kg REAL;
+    ALTER TABLE sessions ADD COLUMN audio_paused_until INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

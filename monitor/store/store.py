@@ -49,6 +49,13 @@ class SessionRecord:
     clock_speed: float
     clock_wall: float | None
     clock_session: float | None
+    weight_kg: float | None = None
+    audio_paused_until: float | None = None     # session clock, s since epoch
+
+    def audio_pause_remaining(self, now: float) -> float:
+        if self.audio_paused_until is None:
+            return 0.0
+        return max(0.0, self.audio_paused_until - now)
 
     @property
     def is_open(self) -> bool:
@@ -113,7 +120,8 @@ _ROW_DTYPE = np.dtype([("time", np.int64), ("channel", np.int64), ("value", np.f
                        ("status", np.int8), ("received", np.int64)])
 
 _SESSION_COLUMNS = ("id, chair, device, source_kind, patient_ref, profile, started_at, "
-                    "ended_at, baseline, clock_speed, clock_wall, clock_session")
+                    "ended_at, baseline, clock_speed, clock_wall, clock_session, weight_kg, "
+                    "audio_paused_until")
 
 
 def _session(row: Sequence[Any]) -> SessionRecord:
@@ -123,6 +131,7 @@ def _session(row: Sequence[Any]) -> SessionRecord:
         ended_at=None if row[7] is None else row[7] / 1000, baseline=json.loads(row[8]),
         clock_speed=row[9], clock_wall=None if row[10] is None else row[10] / 1000,
         clock_session=None if row[11] is None else row[11] / 1000,
+        weight_kg=row[12], audio_paused_until=None if row[13] is None else row[13] / 1000,
     )
 
 
@@ -181,7 +190,7 @@ class Store:
     def create_session(
         self, *, chair: str, device: str, source_kind: SourceKind, started_at: float,
         profile: str | None = None, patient_ref: str | None = None,
-        clock: tuple[float, float, float] | None = None,
+        clock: tuple[float, float, float] | None = None, weight_kg: float | None = None,
     ) -> int:
         """Start a session and return its id.
 
@@ -192,12 +201,12 @@ class Store:
         with self.transaction():
             cur = self._execute(
                 "INSERT INTO sessions (chair, device, source_kind, patient_ref, profile, "
-                "started_at, clock_speed, clock_wall, clock_session, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "started_at, clock_speed, clock_wall, clock_session, created_at, weight_kg) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (chair, device, str(source_kind), patient_ref, profile, to_ms(started_at),
                  speed if np.isfinite(speed) else 1.0,
                  None if wall is None else to_ms(wall),
-                 None if session is None else to_ms(session), to_ms(time.time())),
+                 None if session is None else to_ms(session), to_ms(time.time()), weight_kg),
             )
         return int(cur.lastrowid)
 
@@ -205,6 +214,12 @@ class Store:
         with self.transaction():
             self._execute("UPDATE sessions SET ended_at = ? WHERE id = ?",
                           (to_ms(ended_at), session_id))
+
+    def set_audio_pause(self, session_id: int, until: float | None) -> None:
+        """Until when (session clock) the chair's sound is paused; None: not paused."""
+        with self.transaction():
+            self._execute("UPDATE sessions SET audio_paused_until = ? WHERE id = ?",
+                          (None if until is None else to_ms(until), session_id))
 
     def set_baseline(self, session_id: int, baseline: Mapping[str, float]) -> None:
         with self.transaction():

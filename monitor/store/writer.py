@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from devices.vocabulary import DeviceEvent, Reading
 from monitor.rules.alarms import Output
 from monitor.store.alarm_log import record_outputs
+from monitor.store.commands import finish
 from monitor.store.schema import StoreError
 from monitor.store.store import Store
 
@@ -69,6 +70,10 @@ class StoreWriter:
                           status: dict[str, object]) -> None:
         """The device's latest counters (kept one per session, replaced)."""
         self._queue.put(("status", session_id, (time_s, status)))
+
+    def finish_command(self, command_id: int, *, refused: str | None = None) -> None:
+        """Mark an operator's command done (or refused, with the reason)."""
+        self._queue.put(("command", command_id, refused))
 
     def call(self, fn: Callable[[Store], T]) -> T:
         """Run `fn(store)` in the writer thread, committed, and return its result."""
@@ -135,6 +140,8 @@ class StoreWriter:
                         record_outputs(store, session_id, payload)
                     elif kind == "status":
                         store.set_device_status(session_id, *payload)
+                    elif kind == "command":
+                        finish(store, session_id, refused=payload)
         except StoreError as exc:
             # Keep the data and try again next beat (the disk may come back);
             # the hardening issue bounds this and raises a technical alarm.
