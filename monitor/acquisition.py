@@ -175,6 +175,7 @@ class ChairWorker(threading.Thread):
         self.session_id = session_id
         self.stats.sessions.append(session_id)
         self._rules = self.rules_factory()
+        self.writer.set_profile(session_id, self.profile.name, dict(self.profile.raw))
         if request is not None and request.new:
             self.writer.add_outputs(session_id, [AuditEntry(now, request.user, "new_session", {
                 "weight_kg": request.weight_kg, "profile": self.profile.name})])

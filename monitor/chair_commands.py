@@ -104,6 +104,9 @@ class CommandDesk:
         if not isinstance(engine, RulesEngine):
             raise Refused("no alarm rules run for this chair")
         self.writer.add_outputs(session_id, self._engine_call(engine, command, now))
+        if action == "set_limit":
+            # Screens draw the limits in force from the session record.
+            self.writer.set_profile(session_id, engine.profile.name, dict(engine.profile.raw))
         return None
 
     def _engine_call(self, engine: RulesEngine, command: Command, now: float) -> list[Output]:

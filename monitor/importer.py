@@ -66,6 +66,7 @@ def store_capture(store: Store, path: str | Path, result: CaptureResult, *, prot
             chair=chair, device=f"{protocol}:capture {os.path.basename(path)}",
             source_kind=SourceKind.IMPORT, started_at=min(times), profile=profile.name)
         kept = store.add_readings(session_id, result.readings)
+        store.set_profile(session_id, profile.name, dict(profile.raw))
         for event in result.events:
             store.add_event(session_id, event.time, event.kind, event.source, event.data)
         store.add_event(session_id, min(times), "import_note", protocol,
@@ -92,6 +93,7 @@ def store_recording(store: Store, path: str | Path, recording: CsvRecording, *,
             chair=chair, device=f"csv:{os.path.basename(path)}", source_kind=SourceKind.IMPORT,
             started_at=started, profile=profile.name)
         kept = store.add_table(session_id, table)
+        store.set_profile(session_id, profile.name, dict(profile.raw))
         for problem in recording.problems:
             store.add_event(session_id, started, DeviceEventKind.BAD_ROW, "csv",
                             {"file": str(path), "line": problem.line, "reason": problem.reason})

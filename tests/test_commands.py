@@ -46,7 +46,7 @@ def answered(store: Store, command_id: int) -> Command:
 
 def test_acknowledge_pause_and_refusal(hypertensive_chair: tuple[Store, Recorder]) -> None:
     store, _ = hypertensive_chair
-    session = store.session("latest")
+    session = wait_for(lambda: store.sessions() and store.sessions()[-1])
     alarm = wait_for(lambda: next((a for a in session_alarms(store, session.id)
                                    if a.rule == "nibp_sys.high" and a.priority == "high"), None))
     # Resetting an alarm whose condition still holds is refused, with the reason.

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from collections import deque
 
+from devices.vocabulary import PARAMETERS
 from monitor.rules.alarms import AlarmBook, AlarmKind
 from monitor.rules.profile import Priority, SaturationSpec
+
+
+def _short(param: str) -> str:
+    """The parameter as a screen names it ("SYS", "SpO2")."""
+    spec = PARAMETERS.get(param)
+    return spec.short if spec else param
 
 
 class LimitRule:
@@ -140,7 +147,7 @@ class LimitRule:
         self.book.present(
             self.rule, time, priority=self.band_priorities[index], kind=AlarmKind.PHYSIOLOGICAL,
             param=self.param, value=value, limit=threshold,
-            message=f"{self.param} {value:g} {side} {self.label or f'{threshold:g}'}")
+            message=f"{_short(self.param)} {value:g} {side} {self.label or f'{threshold:g}'}")
 
     def end(self, time: float) -> None:
         """End the condition now (alarms for this parameter switched off)."""
@@ -173,7 +180,7 @@ class RateRule:
             self.book.present(self.rule, time, priority=self.priority,
                               kind=AlarmKind.PHYSIOLOGICAL, param=self.param, value=value,
                               limit=self.max_change,
-                              message=f"{self.param} changed {change:+g} since the last "
+                              message=f"{_short(self.param)} changed {change:+g} since the last "
                                       f"measurement (limit {self.max_change:g})")
         else:
             self.book.absent(self.rule, time)

@@ -153,6 +153,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX commands_pending ON commands (chair, status, id);
     ALTER TABLE sessions ADD COLUMN weight_kg REAL;
     ALTER TABLE sessions ADD COLUMN audio_paused_until INTEGER;
+    ALTER TABLE sessions ADD COLUMN profile_table TEXT;   -- JSON: the limits in force
     """,
 ]
 

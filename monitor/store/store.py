@@ -215,6 +215,18 @@ class Store:
             self._execute("UPDATE sessions SET ended_at = ? WHERE id = ?",
                           (to_ms(ended_at), session_id))
 
+    def set_profile(self, session_id: int, name: str, table: Mapping[str, Any]) -> None:
+        """The alarm profile in force for a session (name and the whole merged table)."""
+        with self.transaction():
+            self._execute("UPDATE sessions SET profile = ?, profile_table = ? WHERE id = ?",
+                          (name, json.dumps(dict(table), sort_keys=True, default=str),
+                           session_id))
+
+    def profile_table(self, session_id: int) -> dict[str, Any] | None:
+        row = self._execute("SELECT profile_table FROM sessions WHERE id = ?",
+                            (session_id,)).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
     def set_audio_pause(self, session_id: int, until: float | None) -> None:
         """Until when (session clock) the chair's sound is paused; None: not paused."""
         with self.transaction():
@@ -383,6 +395,15 @@ class Store:
         row = self._execute("SELECT max(id) FROM readings WHERE session_id = ?",
                             (session_id,)).fetchone()
         return row[0] or 0
+
+    def latest_valid(self, session_id: int) -> dict[str, tuple[float, float]]:
+        """The newest valid value of each parameter: {param: (time s, value)}."""
+        rows = self._execute(
+            "SELECT c.param, r.time, r.value FROM channels c JOIN readings r ON r.id = ("
+            "SELECT id FROM readings WHERE channel_id = c.id AND status = 0 AND value IS NOT NULL "
+            "ORDER BY time DESC, id DESC LIMIT 1) WHERE c.session_id = ? ORDER BY r.time",
+            (session_id,)).fetchall()
+        return {p: (t / 1000, v) for p, t, v in rows}
 
     def latest_values(self, session_id: int) -> dict[str, LatestValue]:
         """The newest reading of each parameter of a session, by param id."""

@@ -71,6 +71,10 @@ class StoreWriter:
         """The device's latest counters (kept one per session, replaced)."""
         self._queue.put(("status", session_id, (time_s, status)))
 
+    def set_profile(self, session_id: int, name: str, table: dict[str, object]) -> None:
+        """Record the alarm profile now in force for a session."""
+        self._queue.put(("profile", session_id, (name, table)))
+
     def finish_command(self, command_id: int, *, refused: str | None = None) -> None:
         """Mark an operator's command done (or refused, with the reason)."""
         self._queue.put(("command", command_id, refused))
@@ -142,6 +146,8 @@ class StoreWriter:
                         store.set_device_status(session_id, *payload)
                     elif kind == "command":
                         finish(store, session_id, refused=payload)
+                    elif kind == "profile":
+                        store.set_profile(session_id, *payload)
         except StoreError as exc:
             # Keep the data and try again next beat (the disk may come back);
             # the hardening issue bounds this and raises a technical alarm.

@@ -1,8 +1,10 @@
-"""The Dash application: an overview of all chairs and a live page per chair.
+"""The Dash application: the nurse's overview of all chairs, and a page per chair.
 
-The app only reads the store; it owns no device connections, so it can run in
-several worker processes, restart, or run on another machine (DESIGN.md).
-Callbacks stay thin: they call :mod:`monitor.web.live` and place the result.
+The app reads the store and writes operators' commands into it; it owns no
+device connections, so it can run in several worker processes, restart, or
+run on another machine (DESIGN.md): whatever a screen shows lives in the
+store. Callbacks stay thin: they call plain functions (monitor.web.screen,
+monitor.web.live, monitor.web.actions) and place the result.
 """
 
 from __future__ import annotations
@@ -11,18 +13,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from monitor.resources import ASSETS_DIR
 from monitor.store import Store
-from monitor.web import live, views
-
-# Points kept per trace in the browser; older ones scroll out.
-MAX_POINTS_PER_TRACE = 20000
+from monitor.web import chair_page, overview_page, views
 
 
 class StoreReader:
-    """One read connection per server thread (SQLite connections are not shared)."""
+    """One connection per server thread (SQLite connections are not shared)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -37,7 +36,7 @@ class StoreReader:
 
 
 def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
-    """Build the dashboard over the store at `db_path` (which must exist)."""
+    """Build the dashboard over the store at `db_path` (created if missing)."""
     reader = StoreReader(Path(db_path))
     reader.get()  # fail now, with the store's message, not on the first request
     app = Dash(
@@ -51,6 +50,7 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
     app.layout = html.Div([
         dcc.Location(id="url"),
         views.banner(),
+        views.safety_banner(),
         html.Div(id="page"),
     ])
 
@@ -59,76 +59,23 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         store = reader.get()
         parts = [p for p in (pathname or "/").split("/") if p]
         if len(parts) == 2 and parts[0] in ("chair", "session"):
-            session = (live.session_for(store, chair=parts[1]) if parts[0] == "chair"
-                       else live.session_for(store, session_id=_int(parts[1])))
-            if session is None:
-                return html.Div(f"No session for {'/'.join(parts)}.", className="empty")
-            return chair_page(store, session, interval_ms)
-        return overview_page(store, interval_ms)
+            return chair_page.layout(store, parts[0], parts[1], interval_ms)
+        return overview_page.layout(store, interval_ms)
 
-    @app.callback(Output("overview", "children"), Input("overview-tick", "n_intervals"))
-    def refresh_overview(_: int) -> Any:
-        return overview_children(reader.get())
+    # Who is acting: typed once, kept in this browser, sent with every command.
+    @app.callback(Output("user", "data"), Input("user-name", "value"),
+                  prevent_initial_call=True)
+    def remember_user(name: str | None) -> str:
+        return (name or "").strip()
 
-    @app.callback(
-        Output("trend", "extendData"),
-        Output("trend-cursor", "data"),
-        Output("chair-tile", "children"),
-        Input("chair-tick", "n_intervals"),
-        State("trend-cursor", "data"),
-        State("chair-session", "data"),
-    )
-    def tick_chair(_: int, cursor_data: dict[str, Any], session_id: int) -> Any:
-        # Only what arrived since the browser's cursor is sent. If a response
-        # is lost, the cursor in the browser did not move, so the next tick
-        # asks again from the same place: late, never a gap.
-        store = reader.get()
-        points, cursor = live.trend_increment(store, session_id,
-                                              live.TrendCursor.from_json(cursor_data))
-        tile = views.chair_tile(live.chair_view(store, store.session(session_id)), link=False,
-                                detail=True)
-        if not points:
-            return no_update, cursor.to_json(), tile
-        indices = sorted(points)
-        extend = {"x": [points[i][0] for i in indices], "y": [points[i][1] for i in indices]}
-        return [extend, indices, MAX_POINTS_PER_TRACE], cursor.to_json(), tile
+    @app.callback(Output("user-name", "value"), Input("user", "modified_timestamp"),
+                  State("user", "data"))
+    def show_user(_: Any, name: str | None) -> str:
+        return name or ""
 
+    app.clientside_callback(ClientsideFunction("sound", "toggle"),
+                            Output("sound-toggle", "children"),
+                            Input("sound-toggle", "n_clicks"))
+    overview_page.register(app, reader)
+    chair_page.register(app, reader)
     return app
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def overview_children(store: Store) -> Any:
-    chairs = live.overview(store)
-    if not chairs:
-        return html.Div(
-            "No chair is recording yet. Start one with 'infusion-monitor record' "
-            "or try 'infusion-monitor demo'.", className="empty")
-    return [views.chair_tile(v) for v in chairs]
-
-
-def overview_page(store: Store, interval_ms: int) -> Any:
-    return html.Div([
-        dcc.Interval(id="overview-tick", interval=interval_ms),
-        html.Div(overview_children(store), id="overview", className="overview"),
-    ])
-
-
-def chair_page(store: Store, session: Any, interval_ms: int) -> Any:
-    # The whole session so far once, then only increments.
-    points, cursor = live.trend_increment(store, session.id, live.TrendCursor(),
-                                          limit=MAX_POINTS_PER_TRACE * len(live.TRACE_PARAMS))
-    return html.Div([
-        dcc.Interval(id="chair-tick", interval=interval_ms),
-        dcc.Store(id="chair-session", data=session.id),
-        dcc.Store(id="trend-cursor", data=cursor.to_json()),
-        html.Div(views.chair_tile(live.chair_view(store, session), link=False, detail=True),
-                 id="chair-tile"),
-        html.Div(dcc.Graph(id="trend", figure=views.trend_figure(points),
-                           config={"displaylogo": False}), **{"data-testid": "trend"}),
-    ], className="chair-page")

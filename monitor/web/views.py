@@ -1,119 +1,126 @@
-"""Dash components for the live screens, built from :mod:`monitor.web.live` data."""
+"""Dash components for the live screens.
+
+A tile is drawn once from a chair's full picture (``monitor.web.screen``);
+after that the browser (assets/screen.js) keeps its numbers, ages, states and
+alarm strip current from the deltas, addressing elements by ``data-testid``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import dcc, html
-from plotly.subplots import make_subplots
 
-from devices.vocabulary import PARAMETERS, Status
-from monitor.web.live import PANELS, ChairView, Numeric, format_age
+from devices.vocabulary import PARAMETERS
 
 SECONDARY_DISPLAY = ("Secondary display and session record. The bedside monitor is the "
                      "primary alarm device. Not a diagnostic device.")
 
+PHASE_LABELS = {"pre": "before infusion", "infusion": "infusion", "paused": "infusion paused",
+                "after": "after infusion"}
+
+
+def testid(value: str) -> dict[str, str]:
+    return {"data-testid": value}
+
 
 def banner() -> html.Div:
-    return html.Div(
-        [html.A("Infusion Monitor", href="/", className="brand"),
-         html.Span(SECONDARY_DISPLAY, className="secondary-note", **{"data-testid": "secondary"})],
-        className="banner",
-    )
+    """The top bar: what this is, who is acting, and this screen's sound."""
+    return html.Div([
+        html.A("Infusion Monitor", href="/", className="brand"),
+        html.Span(SECONDARY_DISPLAY, className="secondary-note", **testid("secondary")),
+        html.Div([
+            html.Label(["Signed in as ",
+                        dcc.Input(id="user-name", type="text", placeholder="your name",
+                                  debounce=True, className="user-name")]),
+            html.Button("Sound on this screen: OFF", id="sound-toggle", n_clicks=0,
+                        className="sound-toggle", **testid("sound-toggle")),
+        ], className="banner-controls"),
+        dcc.Store(id="user", storage_type="local"),
+    ], className="banner")
 
 
-def numeric_cell(chair: str, n: Numeric) -> html.Div:
-    classes = ["numeric", f"status-{n.status}"]
-    if n.stale:
-        classes.append("stale")
-    flag = ""
-    if n.stale:
-        flag = "no data"
-    elif n.status is Status.QUESTIONABLE:
-        flag = "?"
-    elif n.status is Status.INVALID:
-        flag = "invalid"
-    return html.Div(
-        [
-            html.Div([html.Span(n.label, className="label"), html.Span(n.unit, className="unit")],
-                     className="numeric-head"),
-            html.Div(n.text, className="value", **{"data-testid": f"value-{chair}-{n.param}"}),
-            html.Div([html.Span(flag, className="flag"),
-                      html.Span(n.age_text, className="age",
-                                **{"data-testid": f"age-{chair}-{n.param}"})],
-                     className="numeric-foot"),
-        ],
-        className=" ".join(classes),
-    )
+def safety_banner() -> html.Div:
+    """Filled by screen.js whenever any chair has alarms off or its sound paused."""
+    return html.Div(id="safety-banner", className="safety-banner hidden",
+                    **testid("safety-banner"))
 
 
-def alarm_list(view: ChairView) -> html.Div:
-    """The chair's current alarms, most urgent first; the words say the priority
-    too, so colour is never the only cue."""
-    rows = []
-    for alarm in view.alarms:
-        state = "" if alarm.state == "active" else f" ({alarm.state})"
-        rows.append(html.Li(
-            [html.Span(alarm.priority.upper(), className="alarm-priority"),
-             html.Span(alarm.message, className="alarm-message"),
-             html.Span(f"{format_age(view.now - alarm.onset)}{state}", className="alarm-age")],
-            className=f"alarm alarm-{alarm.priority} alarm-{alarm.state}",
-            **{"data-testid": f"alarm-{view.chair}-{alarm.number}"}))
-    return html.Ul(rows, className="alarms")
+def _value(chair: str, param: str, numerics: dict[str, list[Any]]) -> html.Span:
+    text = numerics.get(param, ["---"])[0]
+    return html.Span(text, className="value", **testid(f"value-{chair}-{param}"))
 
 
-def chair_tile(view: ChairView, *, link: bool = True, detail: bool = False) -> html.Div:
-    session = view.session
-    state: list[Any] = []
-    silent = view.silent_s
-    if not session.is_open:
-        state.append(html.Span("SESSION ENDED", className="state ended"))
-    elif silent is not None:
-        state.append(html.Span(f"NO DATA {format_age(silent)}", className="state nodata",
-                               **{"data-testid": f"nodata-{view.chair}"}))
-    label = view.source_label
-    title: Any = f"Chair {view.chair}"
+def _age(chair: str, param: str) -> html.Span:
+    return html.Span("", className="age", **testid(f"age-{chair}-{param}"))
+
+
+def _cell(chair: str, label: str, unit: str, values: list[Any], age_param: str,
+          *, kind: str, hidden: bool = False) -> html.Div:
+    return html.Div([
+        html.Div([html.Span(label, className="label"), html.Span(unit, className="unit")],
+                 className="numeric-head"),
+        html.Div(values, className="value-row"),
+        html.Div([html.Span("", className="flag"), _age(chair, age_param)],
+                 className="numeric-foot"),
+    ], className=f"numeric numeric-{kind}" + (" hidden" if hidden else ""),
+        **{"data-cell": kind})
+
+
+def numerics_row(chair: str, numerics: dict[str, list[Any]], *,
+                 every_param: bool = False) -> html.Div:
+    """HR (or pulse rate), SpO2, NIBP sys/dia (mean), RR, EtCO2 when present."""
+    use_pr = "hr" not in numerics and "pulse_rate" in numerics
+    rate = "pulse_rate" if use_pr else "hr"
+    cells = [
+        _cell(chair, PARAMETERS[rate].short, "/min", [_value(chair, rate, numerics)], rate,
+              kind="rate"),
+        _cell(chair, "SpO2", "%", [_value(chair, "spo2", numerics)], "spo2", kind="spo2"),
+        _cell(chair, "NIBP", "mmHg", [
+            _value(chair, "nibp_sys", numerics), html.Span("/", className="sep"),
+            _value(chair, "nibp_dia", numerics), html.Span(" (", className="sep small"),
+            html.Span(_value(chair, "nibp_mean", numerics), className="small"),
+            html.Span(")", className="sep small")], "nibp_sys", kind="nibp"),
+        _cell(chair, "RR", "/min", [_value(chair, "resp_rate", numerics)], "resp_rate",
+              kind="rr"),
+        _cell(chair, "EtCO2", "mmHg", [_value(chair, "etco2", numerics)], "etco2",
+              kind="etco2", hidden="etco2" not in numerics),
+    ]
+    if every_param:
+        shown = {rate, "spo2", "nibp_sys", "nibp_dia", "nibp_mean", "resp_rate", "etco2"}
+        for param in sorted(set(numerics) - shown):
+            spec = PARAMETERS.get(param)
+            cells.append(_cell(chair, spec.short if spec else param,
+                               spec.unit if spec else "", [_value(chair, param, numerics)],
+                               param, kind="extra"))
+    return html.Div(cells, className="numerics")
+
+
+def tile(chair: str, full: dict[str, Any], *, link: bool = True,
+         every_param: bool = False) -> html.Div:
+    """One chair: name, phase, source label, state, alarm strip and numerics."""
+    source = full["source"]
+    title: Any = f"Chair {chair}"
     if link:
-        title = dcc.Link(title, href=f"/chair/{view.chair}")
-    return html.Div(
-        [
-            html.Div([html.H2(title), *state,
-                      html.Span(label, className="watermark") if label else None],
-                     className="tile-head"),
-            alarm_list(view) if view.alarms else None,
-            html.Div([numeric_cell(view.chair, n) for n in view.numerics]
-                     or [html.Div("waiting for data", className="waiting")],
-                     className="numerics"),
-            html.Div(view.device_summary, className="device-status",
-                     **{"data-testid": f"device-{view.chair}"})
-            if detail and view.device_summary else None,
-        ],
-        className="tile" + (" simulated" if label else "") + f" priority-{view.alarm_priority}",
-        **{"data-testid": f"chair-{view.chair}", "data-session": str(session.id),
-           "data-alarm-priority": view.alarm_priority},
-    )
+        title = dcc.Link(title, href=f"/chair/{chair}")
+    priority = full["status"]["priority"]
+    return html.Div([
+        html.Div([
+            html.H2(title),
+            html.Span("", className="phase", **testid(f"phase-{chair}")),
+            html.Span("", className="state hidden", **testid(f"state-{chair}")),
+            html.Span(source, className="watermark") if source else None,
+        ], className="tile-head"),
+        html.Ul([], className="alarms", **testid(f"alarms-{chair}")),
+        numerics_row(chair, full["numerics"], every_param=every_param),
+    ], className="tile" + (" simulated" if source else ""),
+        **{"data-testid": f"chair-{chair}", "data-chair": chair,
+           "data-session": str(full["session"]), "data-alarm-priority": priority,
+           "data-source": source or "DEVICE"})
 
 
-def trend_figure(points: dict[int, tuple[list[str], list[Any]]]) -> go.Figure:
-    """The chair's trend chart with one trace per charted parameter."""
-    fig = make_subplots(rows=len(PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[title for title, _ in PANELS])
-    index = 0
-    for row, (_, params) in enumerate(PANELS, start=1):
-        for param in params:
-            xs, ys = points.get(index, ([], []))
-            spec = PARAMETERS[param]
-            fig.add_trace(go.Scatter(
-                x=xs, y=ys, name=spec.short, connectgaps=False,
-                mode="lines+markers" if spec.episodic else "lines",
-            ), row=row, col=1)
-            index += 1
-    fig.update_layout(
-        height=760, margin={"l": 50, "r": 20, "t": 40, "b": 30},
-        template="plotly_dark", paper_bgcolor="#000", plot_bgcolor="#111",
-        legend={"orientation": "h", "y": 1.06},
-        # Keeps the user's zoom and pan when new points arrive.
-        uirevision="trend",
-    )
-    return fig
+def overview_tiles(chairs: dict[str, dict[str, Any]]) -> Any:
+    if not chairs:
+        return html.Div("No chair is recording yet. Start one with 'infusion-monitor record' "
+                        "or try 'infusion-monitor demo'.", className="empty")
+    return [tile(chair, full) for chair, full in chairs.items()]
