@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from devices.conversation import converse
+from devices.protocols import nonin_codec, nonin_fast
 from devices.protocols.nonin import NoninDevice, NoninHost
 from devices.protocols.nonin_codec import (
     DF2,
@@ -23,6 +26,7 @@ from devices.protocols.nonin_codec import (
     parse_ascii_line,
     set_format_command,
 )
+from devices.protocols.nonin_fast import ascii_fields, good_packets, packet_fields, record_fields
 from devices.registry import open_adapter
 from devices.scenarios import SessionPlan
 from devices.simulator import Simulator
@@ -331,3 +335,162 @@ def test_df8_over_a_real_pty_switching_the_device_format(tmp_path: Path) -> None
     assert len(spo2) >= 2 and all(88 <= v <= 100 for v in spo2)
     assert result.link_stats["frames_ok"] >= 3
     assert result.link_stats["rejected"]["lost frame sync"] >= 1
+
+
+# --- the fast path (nonin_fast) decodes exactly as the frame-by-frame path ---------------
+
+BYTE = st.one_of(st.integers(0, 255), st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0xFF]))
+
+
+def test_fast_df8_records_agree_with_the_codec_at_every_range_edge() -> None:
+    records = [bytes([0x80 | msb, lsb, spo2, 0x08]) for msb in range(4) for lsb in range(256)
+               for spo2 in (0, 100, 101, 126, 127, 128)]
+    records += [bytes([status, 0x41, 97, status2]) for status in range(256)
+                for status2 in (*range(0, 256, 7), 0x01, 0x08, 0x09, 0x80)]
+    for record in records:
+        fields = record_fields(int.from_bytes(record, "big"))
+        assert (fields is None) == (DF8.problem(record) is not None), record.hex(" ")
+        if fields is not None:
+            decoded = DF8.decode([record])
+            assert (fields[0].flags, *fields[1:]) == (decoded.flags, decoded.pulse_rate,
+                                                      decoded.spo2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["2", "7"]), st.lists(st.tuples(st.integers(0, 499), BYTE), max_size=4),
+       st.integers(0, 0x7F), st.sampled_from([0x00, 0x01]))
+def test_fast_packets_agree_with_the_codec(fmt: str, edits: list[tuple[int, int]],
+                                           status_bits: int, stat2: int) -> None:
+    data = bytearray(packet(hr=300, status=0x80 | status_bits & 0x7E, fmt=fmt, stat2=stat2)
+                     + b"".join(packet(hr=60 + k, fmt=fmt) for k in range(3)))
+    for index, value in edits:
+        data[index] = value
+    codec_fmt = DF2 if fmt == "2" else DF7
+    frames = [bytes(data[i:i + 5]) for i in range(0, len(data), 5)]
+    good = 0
+    while good < 4 and all(codec_fmt.problem(f) is None and codec_fmt.starts_packet(f) == (i == 0)
+                           for i, f in enumerate(frames[25 * good:25 * good + 25])):
+        good += 1
+    assert good_packets(codec_fmt, data) == good
+    for k in range(good):
+        record = codec_fmt.decode(frames[25 * k:25 * k + 25])
+        facts, hr, spo2, firmware = packet_fields(codec_fmt, data, 125 * k)
+        assert (facts.flags, hr, spo2, firmware) == (record.flags, record.pulse_rate,
+                                                     record.spo2, record.firmware)
+
+
+def pieces(*choices: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(choices)
+
+
+# Lines of the SPO2=XXX HR=YYY shape built from parts, each at times wrong
+# (\x1c-\x1f are spaces to the codec's pattern; \x85 is not ASCII), and
+# lines of its characters at random.
+NUMBER = pieces("0", "97", "100", "072", "999", "---", "-", "1000", "9x", "-9", "", "0979")
+SPACE = pieces(" ", "  ", "\t", "\x1c", "\x1f ", "\x0b", "", "\x85", "x")
+LINES = st.one_of(
+    st.tuples(pieces("", "", "x2 "), st.just("SPO2="), NUMBER, SPACE, pieces("HR=", "HR", "hr="),
+              NUMBER, SPACE, pieces("", "F", "*", "F*", "*F", "FF", "x", "F x"),
+              SPACE).map("".join),
+    st.text(st.sampled_from(list("SPO2=HR-0179 F*x\t\x0b\x1c\x1f\x85")), max_size=24))
+
+
+@settings(max_examples=500, deadline=None)
+@given(LINES)
+@example("SPO2=1000 HR=072")
+@example("SPO2=097 HR=0720")
+@example("SPO2=097\x1cHR=072\x1f*")
+@example("SPO2=097 HR=072 *F")
+@example("SPO2=--- HR=-")
+@example("SPO2=097 HR=072\x85")
+@example("SPO2=-9 HR=072")
+@example("x SPO2=097 HR=072")
+def test_fast_ascii_lines_agree_with_the_codec(text: str) -> None:
+    raw = text.encode("latin-1").strip()
+    fields = ascii_fields(raw)
+    try:
+        record = parse_ascii_line(raw.decode("ascii")) if raw.startswith(b"SPO2=") else None
+    except (ValueError, UnicodeDecodeError):
+        record = None
+    if record is None:
+        assert fields is None
+    else:  # every line the codec reads, the fast path reads the same
+        assert fields is not None
+        assert (fields[0].flags, *fields[1:]) == (record.flags, record.pulse_rate, record.spo2)
+
+
+def careful_only() -> contextlib.ExitStack:
+    """The host with its fast path turned off: frame by frame, line by line."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(nonin_fast, "good_packets", lambda fmt, data: 0))
+    stack.enter_context(mock.patch.object(nonin_fast, "good_records", lambda data, memo: ()))
+    stack.enter_context(mock.patch.object(nonin_fast, "ascii_fields", lambda line: None))
+    return stack
+
+
+def varied_stream(fmt: str, values: list[tuple[int, int, int, int]]) -> bytes:
+    """Records with the given pulse rates, SpO2, status bits and low-battery bits."""
+    if fmt == "ascii":
+        return b"".join(b"SPO2=%03d HR=%03d%s\r\n" % (spo2 % 128, hr % 512,
+                                                      b" F" if bits & 1 else b"")
+                        for hr, spo2, bits, _ in values)
+    if fmt == "8":
+        return b"".join(df8(hr % 322, spo2 % 101, bits & 0x7C, low & 0x09)
+                        for hr, spo2, bits, low in values)
+    return b"".join(packet(hr % 512, spo2 % 128, fmt=fmt, status=0x80 | bits & 0x7E,
+                           stat2=low & 1) for hr, spo2, bits, low in values)
+
+
+@settings(max_examples=150, deadline=None)
+@given(FORMAT_NAMES, st.lists(st.tuples(*[st.integers(0, 511)] * 4), min_size=1, max_size=12),
+       st.lists(st.tuples(st.integers(0, 2000), st.binary(max_size=6)), max_size=4),
+       st.lists(st.integers(1, 400), max_size=12), st.booleans(), st.booleans())
+def test_the_fast_path_decodes_as_the_frame_by_frame_path(
+        fmt: str, values: list[tuple[int, int, int, int]], edits: list[tuple[int, bytes]],
+        cuts: list[int], live: bool, start: bool) -> None:
+    data = bytearray(varied_stream(fmt, values) * 2)
+    for index, noise in edits:
+        data[index:index] = noise
+
+    def decode() -> list[object]:
+        link = host(fmt)
+        link.capture_start = T
+        out: list[object] = [link.start(T)] if start else []
+        position = 0
+        for k, cut in enumerate([*cuts, len(data)]):
+            out.append(link.receive(bytes(data[position:position + cut]),
+                                    T + k / 2 if live else None))
+            position += cut
+        return [*out, link.stats.as_dict(), link.packets_ok, link.firmware_revision]
+
+    with mock.patch.object(nonin_fast, "RECORD_MEMO_SIZE", 3):  # emptied often, too
+        fast = decode()
+    with careful_only():
+        careful = decode()
+    assert repr(fast) == repr(careful)
+
+
+@pytest.mark.parametrize("fmt", ["2", "7", "8", "ascii"])
+def test_a_clean_stream_takes_the_fast_path(fmt: str) -> None:
+    link = host(fmt)
+    with mock.patch.object(NoninHost, "_good_frame", autospec=True,
+                           side_effect=NoninHost._good_frame) as careful_frames, \
+            mock.patch.object(nonin_codec, "parse_ascii_line",
+                              side_effect=nonin_codec.parse_ascii_line) as careful_lines:
+        items = link.receive(varied_stream(fmt, [(70 + k, 95, 0, 0) for k in range(30)]), None)
+    assert len(values(items)) == 2 * (30 if fmt in ("8", "ascii") else 10)
+    # DF8's first record only leads to the lock, so it is taken frame by frame.
+    assert careful_frames.call_count == (1 if fmt == "8" else 0)
+    assert careful_lines.call_count == 0
+
+
+@pytest.mark.parametrize("fmt", ["2", "8"])
+def test_other_flags_changing_under_a_low_battery_give_one_battery_event(fmt: str) -> None:
+    # The host compares a record's flags with the last record's as one looked-up
+    # object; a change in any other flag must not repeat the battery event.
+    bits = (0, 0x20, 0, 0x40, 0, 0x10) if fmt == "2" else (0, 0x04, 0, 0x40, 0, 0x08)
+    stream = b"".join(packet(status=OK | b, stat2=0x01) if fmt == "2" else df8(status=b, status2=1)
+                      for b in bits)
+    found = kinds(host(fmt).receive(stream, None))
+    assert found.count(DeviceEventKind.LOW_BATTERY) == 1
+    assert found.count(DeviceEventKind.SENSOR_OFF) == found.count(DeviceEventKind.SENSOR_ON) == 1
