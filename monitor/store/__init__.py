@@ -1,14 +1,8 @@
 """The session store: SQLite in WAL mode (see schema.py for the tables)."""
 
+from monitor.store.records import AuditRecord, EventRecord, LatestValue, SessionRecord, to_ms
 from monitor.store.schema import SCHEMA_VERSION, StoreError
-from monitor.store.store import (
-    AuditRecord,
-    EventRecord,
-    LatestValue,
-    SessionRecord,
-    Store,
-    to_ms,
-)
+from monitor.store.store import Store
 from monitor.store.writer import StoreWriter
 
 __all__ = [

@@ -13,98 +13,23 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from devices.table import Coded, ReadingTable
-from devices.vocabulary import Reading, SourceKind, Status
+from devices.table import ReadingTable
+from devices.vocabulary import Reading, SourceKind
+from monitor.store.queries import ReadingQueries
+from monitor.store.records import (
+    _SESSION_COLUMNS,
+    AuditRecord,
+    EventRecord,
+    SessionRecord,
+    _session,
+    to_ms,
+)
 from monitor.store.schema import StoreError, connect, describe_sqlite_error
-
-
-def to_ms(t: float) -> int:
-    """Seconds since the epoch -> integer milliseconds."""
-    return round(t * 1000)
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """One session as stored.
-
-    Times are seconds since the epoch (UTC); `ended_at` is None while the
-    session is open. `baseline` maps parameter ids to values.
-    """
-
-    id: int
-    chair: str
-    device: str
-    source_kind: SourceKind
-    patient_ref: str | None
-    profile: str | None
-    started_at: float
-    ended_at: float | None
-    baseline: dict[str, float]
-    clock_speed: float
-    clock_wall: float | None
-    clock_session: float | None
-    weight_kg: float | None = None
-    audio_paused_until: float | None = None     # session clock, s since epoch
-
-    def audio_pause_remaining(self, now: float) -> float:
-        if self.audio_paused_until is None:
-            return 0.0
-        return max(0.0, self.audio_paused_until - now)
-
-    @property
-    def is_open(self) -> bool:
-        return self.ended_at is None
-
-    def clock_now(self, wall_now: float | None = None) -> float:
-        """The session's clock now (s since epoch), as acquisition sees it.
-
-        A simulator at 600x runs ahead of the wall clock; ages on screen must
-        be measured on the clock the readings were stamped with. An ended or
-        imported session's clock stopped at its end.
-        """
-        if self.ended_at is not None:
-            return self.ended_at
-        wall_now = time.time() if wall_now is None else wall_now
-        if self.clock_wall is None or self.clock_session is None:
-            return wall_now
-        return self.clock_session + (wall_now - self.clock_wall) * self.clock_speed
-
-
-@dataclass(frozen=True)
-class LatestValue:
-    """The newest reading of one channel of a session."""
-
-    param: str
-    unit: str
-    source: str
-    time: float
-    value: float | None
-    status: Status
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    id: int
-    time: float
-    kind: str
-    source: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    id: int
-    time: float
-    user: str
-    action: str
-    data: dict[str, Any]
-
 
 _ROWS_PER_INSERT = 500
 
@@ -116,26 +41,8 @@ def _insert_statement(rows: int) -> str:
 
 _INSERT_MANY = _insert_statement(_ROWS_PER_INSERT)
 
-_ROW_DTYPE = np.dtype([("time", np.int64), ("channel", np.int64), ("value", np.float64),
-                       ("status", np.int8), ("received", np.int64)])
 
-_SESSION_COLUMNS = ("id, chair, device, source_kind, patient_ref, profile, started_at, "
-                    "ended_at, baseline, clock_speed, clock_wall, clock_session, weight_kg, "
-                    "audio_paused_until")
-
-
-def _session(row: Sequence[Any]) -> SessionRecord:
-    return SessionRecord(
-        id=row[0], chair=row[1], device=row[2], source_kind=SourceKind(row[3]),
-        patient_ref=row[4], profile=row[5], started_at=row[6] / 1000,
-        ended_at=None if row[7] is None else row[7] / 1000, baseline=json.loads(row[8]),
-        clock_speed=row[9], clock_wall=None if row[10] is None else row[10] / 1000,
-        clock_session=None if row[11] is None else row[11] / 1000,
-        weight_kg=row[12], audio_paused_until=None if row[13] is None else row[13] / 1000,
-    )
-
-
-class Store:
+class Store(ReadingQueries):
     """The session store at `path` (created and migrated unless `readonly`)."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
@@ -349,73 +256,6 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StoreError(describe_sqlite_error(self.path, exc)) from exc
 
-    def readings_table(self, session_id: int) -> ReadingTable:
-        """All readings of a session in time order (ties in arrival order)."""
-        channel_rows = self._execute(
-            "SELECT id, param, unit, source FROM channels WHERE session_id = ? ORDER BY id",
-            (session_id,)).fetchall()
-        # Straight from the cursor into typed columns: no list of tuples. NULL
-        # comes out as the text 'nan', which numpy reads as NaN (the table's None).
-        rows = np.fromiter(self._execute(
-            "SELECT time, channel_id, ifnull(value, 'nan'), status, received "
-            "FROM readings WHERE session_id = ? ORDER BY time, id", (session_id,)),
-            dtype=_ROW_DTYPE)
-        if not len(rows):
-            return ReadingTable.empty()
-        channels = rows["channel"]
-        # Channel id -> position in channel_rows, then -> codes per text column.
-        ids = np.array([c[0] for c in channel_rows], dtype=np.int64)
-        position = np.searchsorted(ids, channels)
-        return ReadingTable(
-            time_ms=rows["time"],
-            param=_coded([c[1] for c in channel_rows], position),
-            value=rows["value"],
-            unit=_coded([c[2] for c in channel_rows], position),
-            status=rows["status"],
-            source=_coded([c[3] for c in channel_rows], position),
-            received_ms=rows["received"],
-        )
-
-    def readings_since(self, session_id: int, after_id: int, limit: int = 20000,
-                       ) -> list[tuple[int, str, float, float | None, Status]]:
-        """Readings that arrived after the reading with id `after_id`.
-
-        Returns ``(id, param, time s, value, status)`` in arrival order; the
-        last id is the caller's next cursor. This is how the live screen asks
-        only for what is new.
-        """
-        rows = self._execute(
-            "SELECT r.id, c.param, r.time, r.value, r.status FROM readings r "
-            "JOIN channels c ON c.id = r.channel_id "
-            "WHERE r.id > ? AND r.session_id = ? ORDER BY r.id LIMIT ?",
-            (after_id, session_id, limit)).fetchall()
-        return [(i, p, t / 1000, v, Status.from_code(s)) for i, p, t, v, s in rows]
-
-    def last_reading_id(self, session_id: int) -> int:
-        row = self._execute("SELECT max(id) FROM readings WHERE session_id = ?",
-                            (session_id,)).fetchone()
-        return row[0] or 0
-
-    def latest_valid(self, session_id: int) -> dict[str, tuple[float, float]]:
-        """The newest valid value of each parameter: {param: (time s, value)}."""
-        rows = self._execute(
-            "SELECT c.param, r.time, r.value FROM channels c JOIN readings r ON r.id = ("
-            "SELECT id FROM readings WHERE channel_id = c.id AND status = 0 AND value IS NOT NULL "
-            "ORDER BY time DESC, id DESC LIMIT 1) WHERE c.session_id = ? ORDER BY r.time",
-            (session_id,)).fetchall()
-        return {p: (t / 1000, v) for p, t, v in rows}
-
-    def latest_values(self, session_id: int) -> dict[str, LatestValue]:
-        """The newest reading of each parameter of a session, by param id."""
-        rows = self._execute(
-            "SELECT c.param, c.unit, c.source, r.time, r.value, r.status FROM channels c "
-            "JOIN readings r ON r.id = (SELECT id FROM readings WHERE channel_id = c.id "
-            "ORDER BY time DESC, id DESC LIMIT 1) WHERE c.session_id = ? ORDER BY r.time",
-            (session_id,)).fetchall()
-        # Ordered by time, so a parameter seen from two sources keeps the newer.
-        return {p: LatestValue(p, u, src, t / 1000, v, Status.from_code(s))
-                for p, u, src, t, v, s in rows}
-
     # -- device status -------------------------------------------------------
 
     def set_device_status(self, session_id: int, time_s: float,
@@ -470,9 +310,3 @@ class Store:
         rows = self._execute("SELECT id, time, user, action, data FROM audit "
                              "WHERE session_id = ? ORDER BY time, id", (session_id,)).fetchall()
         return [AuditRecord(i, t / 1000, u, a, json.loads(d)) for i, t, u, a, d in rows]
-
-
-def _coded(names_per_channel: list[str], position: np.ndarray) -> Coded:
-    """Codes per row from each row's channel position and each channel's name."""
-    distinct = Coded.encode(names_per_channel)
-    return Coded(distinct.codes[position], distinct.names)
