@@ -51,9 +51,10 @@ def _record_change(store: Store, session_id: int, change: AlarmChange) -> None:
                 (str(change.state), str(change.priority), change.value, change.limit,
                  change.message, ended, session_id, change.number))
     execute("INSERT INTO alarm_transitions (session_id, number, time, state, transition, "
-            "priority, value, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "priority, value, user, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, change.number, to_ms(change.time), str(change.state),
-             change.transition, str(change.priority), change.value, change.user))
+             change.transition, str(change.priority), change.value, change.user,
+             change.message))
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,9 @@ def session_alarms(store: Store, session_id: int, *, current_only: bool = False,
 def transitions(store: Store, session_id: int) -> list[dict[str, Any]]:
     """Every alarm transition of a session, in order (the alarm log)."""
     rows = store._execute(
-        "SELECT number, time, state, transition, priority, value, user FROM alarm_transitions "
-        "WHERE session_id = ? ORDER BY time, id", (session_id,)).fetchall()
+        "SELECT number, time, state, transition, priority, value, user, message "
+        "FROM alarm_transitions WHERE session_id = ? ORDER BY time, id",
+        (session_id,)).fetchall()
     return [{"alarm": n, "time": t / 1000, "state": state, "transition": tr, "priority": p,
-             "value": v, "user": u} for n, t, state, tr, p, v, u in rows]
+             "value": v, "user": u, "message": m} for n, t, state, tr, p, v, u, m in rows]
 

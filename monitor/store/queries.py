@@ -73,7 +73,10 @@ class ReadingQueries:
         for param, parts in series.items():
             rows = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts),
                                                             order="time", kind="stable")
-            out[param] = (rows["time"], rows["value"], rows["status"])
+            # Contiguous copies: numeric code (the downsampler) refuses strided views.
+            out[param] = (np.ascontiguousarray(rows["time"]),
+                          np.ascontiguousarray(rows["value"]),
+                          np.ascontiguousarray(rows["status"]))
         return out
 
     def state_at(self, session_id: int, time_ms: int) -> dict[str, LatestValue]:

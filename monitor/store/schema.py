@@ -154,6 +154,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN weight_kg REAL;
     ALTER TABLE sessions ADD COLUMN audio_paused_until INTEGER;
     ALTER TABLE sessions ADD COLUMN profile_table TEXT;   -- JSON: the limits in force
+    ALTER TABLE alarm_transitions ADD COLUMN message TEXT NOT NULL DEFAULT '';
     """,
 ]
 

@@ -17,7 +17,14 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from monitor.resources import ASSETS_DIR
 from monitor.store import Store
-from monitor.web import chair_page, overview_page, views
+from monitor.web import (
+    chair_page,
+    exports,
+    overview_page,
+    review_page,
+    sessions_page,
+    views,
+)
 
 
 class StoreReader:
@@ -60,6 +67,10 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         parts = [p for p in (pathname or "/").split("/") if p]
         if len(parts) == 2 and parts[0] in ("chair", "session"):
             return chair_page.layout(store, parts[0], parts[1], interval_ms)
+        if parts == ["sessions"]:
+            return sessions_page.layout(store)
+        if len(parts) == 2 and parts[0] == "review":
+            return review_page.layout(store, _int(parts[1]))
         return overview_page.layout(store, interval_ms)
 
     # Who is acting: typed once, kept in this browser, sent with every command.
@@ -78,4 +89,14 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
                             Input("sound-toggle", "n_clicks"))
     overview_page.register(app, reader)
     chair_page.register(app, reader)
+    sessions_page.register(app, reader)
+    review_page.register(app, reader)
+    exports.register(app.server, reader)
     return app
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None

@@ -28,6 +28,7 @@ def banner() -> html.Div:
     """The top bar: what this is, who is acting, and this screen's sound."""
     return html.Div([
         html.A("Infusion Monitor", href="/", className="brand"),
+        html.A("Sessions", href="/sessions", className="nav"),
         html.Span(SECONDARY_DISPLAY, className="secondary-note", **testid("secondary")),
         html.Div([
             html.Label(["Signed in as ",

@@ -1,0 +1,274 @@
+"""Reviewing a session: every parameter on one time axis with the events, alarm
+spans and acknowledgements; jump to any of them; play the session back and
+see the numerics as they were; re-run the rules under another profile."""
+
+from __future__ import annotations
+
+import base64
+import tomllib
+from datetime import datetime
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from plotly.subplots import make_subplots
+
+from devices.vocabulary import PARAMETERS
+from monitor.rules import AlarmChange
+from monitor.rules.profile import ProfileError, load_profile, merge, profile_from_table
+from monitor.store import SessionRecord, Store
+from monitor.web import timeline, views
+from monitor.web.live import PANELS, SOURCE_LABELS, format_age
+
+SPEEDS = [1, 5, 10, 30, 60]
+LANE = {"low": 1, "medium": 2, "high": 3}
+ALARM_COLOURS = {"high": "rgba(255, 26, 26, 0.75)", "medium": "rgba(245, 196, 0, 0.75)",
+                 "low": "rgba(0, 200, 230, 0.7)"}
+ALARM_ROW = len(PANELS) + 1
+PLAYBACK_TICK_MS = 500
+
+
+def layout(store: Store, session_id: int | None) -> Any:
+    if session_id is None:
+        return html.Div("No such session.", className="empty")
+    try:
+        session = store.session(session_id)
+    except Exception:
+        return html.Div(f"No session {session_id}.", className="empty")
+    points = timeline.window(store, session_id)
+    found = timeline.items(store, session_id)
+    figure, cursor_shape = review_figure(points, found, session)
+    duration = max(1, int((session.ended_at or session.clock_now()) - session.started_at))
+    label = SOURCE_LABELS[session.source_kind]
+    return html.Div([
+        dcc.Store(id="review-ref", data={"session": session_id, "start": session.started_at,
+                                         "cursor_shape": cursor_shape,
+                                         "times": [i.time for i in found]}),
+        dcc.Interval(id="review-play-tick", interval=PLAYBACK_TICK_MS, disabled=True),
+        html.Div([
+            html.H2(f"Session {session_id}, chair {session.chair}"),
+            html.Span(label, className="watermark") if label else None,
+            html.Span(_when(session), className="review-when"),
+            html.Span([html.A("CSV", href=f"/export/{session_id}.csv"), " · ",
+                       html.A("JSON", href=f"/export/{session_id}.json"), " · ",
+                       html.A("Report", href=f"/export/{session_id}.html", target="_blank")],
+                      className="review-exports"),
+        ], className="review-head"),
+        html.Div(id="review-summary", className="panel", **views.testid("review-summary")),
+        html.Div(dcc.Graph(id="review-graph", figure=figure, config={"displaylogo": False}),
+                 **views.testid("review-graph")),
+        html.Div([
+            html.Button("Play", id="review-play", n_clicks=0, **views.testid("review-play")),
+            dcc.Dropdown(id="review-speed", options=[{"label": f"{s}x", "value": s}
+                                                      for s in SPEEDS],
+                         value=10, clearable=False, className="review-speed"),
+            html.Div(dcc.Slider(id="review-scrub", min=0, max=duration, step=1, value=0,
+                                marks=None, updatemode="drag"), className="review-slider",
+                     **views.testid("review-scrub")),
+            html.Span(id="review-clock", **views.testid("review-clock")),
+        ], className="review-playback panel"),
+        html.Div(id="review-moment", className="numerics", **views.testid("review-moment")),
+        html.Div([
+            html.Div([html.H3("Timeline"), html.Ul([_item(i, n, session)
+                                                   for n, i in enumerate(found)],
+                                                  className="review-items")],
+                     className="panel review-list"),
+            html.Div([
+                html.H3("Re-run the alarm rules under another profile"),
+                html.Div(dcc.Upload(html.Button("Choose a profile (TOML)"), id="review-profile",
+                                    accept=".toml"), **views.testid("review-profile")),
+                html.Div(id="review-rerun", **views.testid("review-rerun")),
+            ], className="panel"),
+        ], className="review-lower"),
+    ], className="review-page")
+
+
+def _when(session: SessionRecord) -> str:
+    start = datetime.fromtimestamp(session.started_at).strftime("%Y-%m-%d %H:%M")
+    end = session.ended_at or session.clock_now()
+    return f"{start}, {format_age(end - session.started_at)}"
+
+
+def _item(item: timeline.TimelineItem, n: int, session: SessionRecord) -> html.Li:
+    offset = item.time - session.started_at
+    return html.Li(html.Button(
+        [html.Span(f"{int(offset // 3600)}:{int(offset % 3600 // 60):02d}:"
+                   f"{int(offset % 60):02d}", className="item-time"),
+         html.Span(item.label, className="item-label")],
+        id={"type": "review-jump", "n": n}, className=f"item item-{item.kind}"
+        + (f" alarm-{item.priority}" if item.kind == "alarm" else "")),
+        **views.testid(f"review-item-{n}"))
+
+
+def review_figure(points: dict[int, tuple[list[str], list[Any]]],
+                  found: list[timeline.TimelineItem], session: SessionRecord,
+                  ) -> tuple[go.Figure, int]:
+    """The whole review chart; returns it and the index of the playback cursor's shape."""
+    titles = [title for title, _ in PANELS] + ["Alarms"]
+    fig = make_subplots(rows=ALARM_ROW, cols=1, shared_xaxes=True, vertical_spacing=0.035,
+                        subplot_titles=titles, row_heights=[1, 1, 1, 1, 0.45])
+    index = 0
+    for row, (_, params) in enumerate(PANELS, start=1):
+        for param in params:
+            xs, ys = points.get(index, ([], []))
+            spec = PARAMETERS[param]
+            fig.add_trace(go.Scatter(x=xs, y=ys, name=spec.short, connectgaps=False,
+                                     mode="markers" if spec.episodic else "lines"),
+                          row=row, col=1)
+            index += 1
+    end = session.ended_at or session.clock_now()
+    acks_x, acks_y, acks_text = [], [], []
+    for item in found:
+        x = timeline.axis_time(item.time * 1000)
+        if item.kind == "alarm" and item.priority:
+            lane = LANE[item.priority]
+            fig.add_shape(type="rect", xref="x", yref=f"y{ALARM_ROW}", x0=x,
+                          x1=timeline.axis_time((item.end or end) * 1000), y0=lane - 0.38,
+                          y1=lane + 0.38, fillcolor=ALARM_COLOURS[item.priority],
+                          line_width=0)
+        elif item.kind == "acknowledgement" and item.priority:
+            acks_x.append(x)
+            acks_y.append(LANE[item.priority])
+            acks_text.append(item.label)
+        elif item.kind == "event":
+            fig.add_shape(type="line", xref="x", x0=x, x1=x, yref="paper", y0=0, y1=1,
+                          line={"color": "#9fd3ff", "dash": "dot", "width": 1})
+    fig.add_trace(go.Scatter(x=acks_x, y=acks_y, text=acks_text, mode="markers",
+                             name="acknowledged", marker={"symbol": "triangle-up", "size": 11,
+                                                          "color": "#ffffff"},
+                             hoverinfo="text"), row=ALARM_ROW, col=1)
+    fig.update_yaxes(tickvals=[1, 2, 3], ticktext=["low", "medium", "high"], range=[0.4, 3.6],
+                     row=ALARM_ROW, col=1)
+    fig.update_xaxes(type="date")
+    cursor = len(fig.layout.shapes)
+    start = timeline.axis_time(session.started_at * 1000)
+    fig.add_shape(type="line", xref="x", x0=start, x1=start, yref="paper", y0=0, y1=1,
+                  line={"color": "#ff66ff", "width": 2})
+    fig.update_layout(height=900, margin={"l": 50, "r": 20, "t": 40, "b": 30},
+                      template="plotly_dark", paper_bgcolor="#000", plot_bgcolor="#111",
+                      legend={"orientation": "h", "y": 1.05}, uirevision="review",
+                      hovermode="x unified")
+    return fig, cursor
+
+
+def _range_of(relayout: dict[str, Any] | None) -> tuple[int | None, int | None] | None:
+    """The x window a zoom asked for, in ms; None if the event was not a zoom."""
+    if not relayout:
+        return None
+    if any(k.endswith("autorange") for k in relayout if k.startswith("xaxis")):
+        return None, None
+    for key, value in relayout.items():
+        if key.startswith("xaxis") and key.endswith(".range[0]"):
+            end = relayout.get(key.replace("[0]", "[1]"))
+            return _ms(value), _ms(end)
+        if key.startswith("xaxis") and key.endswith(".range") and isinstance(value, list):
+            return _ms(value[0]), _ms(value[1])
+    return None
+
+
+def _ms(text: Any) -> int | None:
+    try:
+        return round(datetime.fromisoformat(str(text)).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def register(app: Dash, reader: Any) -> None:
+    @app.callback(Output("review-graph", "figure", allow_duplicate=True),
+                  Input("review-graph", "relayoutData"), State("review-ref", "data"),
+                  prevent_initial_call=True)
+    def refine(relayout: dict[str, Any] | None, ref: dict[str, Any]) -> Any:
+        # A zoom: the visible window again, at up to one point per pixel column.
+        window = _range_of(relayout)
+        if window is None:
+            return no_update
+        points = timeline.window(reader.get(), ref["session"], *window)
+        patch = Patch()
+        for index, (xs, ys) in points.items():
+            patch["data"][index]["x"] = xs
+            patch["data"][index]["y"] = ys
+        return patch
+
+    @app.callback(Output("review-scrub", "value", allow_duplicate=True),
+                  Output("review-graph", "figure", allow_duplicate=True),
+                  Input({"type": "review-jump", "n": ALL}, "n_clicks"),
+                  State("review-ref", "data"), prevent_initial_call=True)
+    def jump(clicks: list[Any], ref: dict[str, Any]) -> Any:
+        trigger = ctx.triggered_id
+        if not trigger or not any(clicks):
+            return no_update, no_update
+        t = float(ref["times"][trigger["n"]])
+        # Ten minutes either side, refined to full resolution there.
+        lo, hi = round((t - 600) * 1000), round((t + 600) * 1000)
+        patch = Patch()
+        for axis in ["xaxis"] + [f"xaxis{row}" for row in range(2, ALARM_ROW + 1)]:
+            patch["layout"][axis]["range"] = [timeline.axis_time(lo), timeline.axis_time(hi)]
+            # A new revision: otherwise Plotly keeps the user's last zoom over ours.
+            patch["layout"][axis]["uirevision"] = f"jump-{t}"
+        for index, (xs, ys) in timeline.window(reader.get(), ref["session"], lo, hi).items():
+            patch["data"][index]["x"] = xs
+            patch["data"][index]["y"] = ys
+        return max(0, round(t - ref["start"])), patch
+
+    @app.callback(Output("review-play-tick", "disabled"), Output("review-play", "children"),
+                  Input("review-play", "n_clicks"), prevent_initial_call=True)
+    def play(clicks: int) -> Any:
+        playing = bool(clicks % 2)
+        return not playing, "Pause" if playing else "Play"
+
+    @app.callback(Output("review-scrub", "value"), Input("review-play-tick", "n_intervals"),
+                  State("review-scrub", "value"), State("review-scrub", "max"),
+                  State("review-speed", "value"), prevent_initial_call=True)
+    def advance(_: int, value: int, maximum: int, speed: int) -> int:
+        return min(maximum, int(value + speed * PLAYBACK_TICK_MS / 1000))
+
+    @app.callback(Output("review-moment", "children"), Output("review-clock", "children"),
+                  Output("review-graph", "figure", allow_duplicate=True),
+                  Input("review-scrub", "value"), State("review-ref", "data"),
+                  prevent_initial_call=True)
+    def at(offset: int, ref: dict[str, Any]) -> Any:
+        t = ref["start"] + (offset or 0)
+        cells = [html.Div([
+            html.Div([html.Span(row["label"], className="label"),
+                      html.Span(row["unit"], className="unit")], className="numeric-head"),
+            html.Div(row["text"], className="value", **{"data-status": row["status"]},
+                     **views.testid(f"moment-{row['param']}")),
+            html.Div(f"{format_age(row['age_s'])} before", className="numeric-foot"),
+        ], className="numeric") for row in timeline.moment(reader.get(), ref["session"], t)]
+        x = timeline.axis_time(t * 1000)
+        patch = Patch()
+        patch["layout"]["shapes"][ref["cursor_shape"]]["x0"] = x
+        patch["layout"]["shapes"][ref["cursor_shape"]]["x1"] = x
+        clock = datetime.fromtimestamp(t).strftime("%H:%M:%S") + \
+            f"  (+{format_age(offset or 0)})"
+        return cells, clock, patch
+
+    @app.callback(Output("review-rerun", "children"), Input("review-profile", "contents"),
+                  State("review-profile", "filename"), State("review-ref", "data"),
+                  prevent_initial_call=True)
+    def rerun(contents: str | None, filename: str | None, ref: dict[str, Any]) -> Any:
+        if not contents:
+            return no_update
+        return rerun_table(reader.get(), ref["session"], contents, filename or "profile")
+
+
+def rerun_table(store: Store, session_id: int, contents: str, filename: str) -> Any:
+    """The alarms the same session would have raised under an uploaded profile."""
+    from monitor.web.whatif import rerun_session
+
+    try:
+        raw = base64.b64decode(contents.split(",", 1)[-1]).decode("utf-8")
+        table = tomllib.loads(raw)
+        base = load_profile()
+        profile = profile_from_table(merge(dict(base.raw), table), origin=filename)
+    except (ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError, ProfileError) as exc:
+        return html.Div(f"{filename}: {exc}", className="feedback refused")
+    changes = [c for c in rerun_session(store, session_id, profile)
+               if isinstance(c, AlarmChange) and c.transition == "onset"]
+    rows = [html.Tr([html.Td(timeline.axis_time(c.time * 1000)), html.Td(str(c.priority)),
+                     html.Td(c.rule), html.Td(c.message)]) for c in changes]
+    return html.Div([
+        html.Div(f"Under {profile.name!r}: {len(changes)} alarms would have started."),
+        html.Table([html.Tr([html.Th("onset"), html.Th("priority"), html.Th("rule"),
+                             html.Th("what")]), *rows], className="rerun-table"),
+    ])
