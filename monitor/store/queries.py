@@ -12,6 +12,7 @@ import numpy as np
 
 from devices.table import Coded, ReadingTable
 from devices.vocabulary import Status
+from monitor.store import rollup
 from monitor.store.records import LatestValue
 
 _ROW_DTYPE = np.dtype([("time", np.int64), ("channel", np.int64), ("value", np.float64),
@@ -20,7 +21,9 @@ _SERIES_DTYPE = np.dtype([("time", np.int64), ("value", np.float64), ("status", 
 
 
 class ReadingQueries:
-    """Reading queries; the class using it provides ``_execute``."""
+    """Reading queries; the class using it provides ``_execute`` and ``conn``."""
+
+    conn: sqlite3.Connection
 
     def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:  # pragma: no cover
         raise NotImplementedError
@@ -78,6 +81,15 @@ class ReadingQueries:
                           np.ascontiguousarray(rows["value"]),
                           np.ascontiguousarray(rows["status"]))
         return out
+
+    def channel_summary(self, session_id: int, start_ms: int, end_ms: int,
+                        ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each parameter's 10-second low/high points in [start, end] (see rollup.py)."""
+        ids: dict[str, list[int]] = {}
+        for channel_id, param in self._execute(
+                "SELECT id, param FROM channels WHERE session_id = ? ORDER BY id", (session_id,)):
+            ids.setdefault(param, []).append(channel_id)
+        return rollup.points(self.conn, ids, int(start_ms), int(end_ms))
 
     def state_at(self, session_id: int, time_ms: int) -> dict[str, LatestValue]:
         """The newest reading of each parameter at or before `time_ms` (playback)."""

@@ -156,6 +156,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN profile_table TEXT;   -- JSON: the limits in force
     ALTER TABLE alarm_transitions ADD COLUMN message TEXT NOT NULL DEFAULT '';
     """,
+    # 5: ten-second summaries per channel (lowest and highest valid value with
+    # their times, counts), so a long session is drawn without reading every
+    # row. Older readings are summarised here once.
+    """
+    CREATE TABLE rollup (
+        channel_id INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,              -- time // 10000
+        lo REAL, lo_time INTEGER,
+        hi REAL, hi_time INTEGER,
+        n_valid INTEGER NOT NULL,
+        n_other INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, bucket)
+    ) WITHOUT ROWID;
+    INSERT INTO rollup (channel_id, bucket, lo, lo_time, hi, hi_time, n_valid, n_other)
+    SELECT channel_id, time / 10000,
+           min(CASE WHEN status = 0 THEN value END),
+           min(CASE WHEN status = 0 AND value IS NOT NULL THEN time END),
+           max(CASE WHEN status = 0 THEN value END),
+           max(CASE WHEN status = 0 AND value IS NOT NULL THEN time END),
+           sum(status = 0 AND value IS NOT NULL),
+           sum(NOT (status = 0 AND value IS NOT NULL))
+    FROM readings GROUP BY channel_id, time / 10000;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ import numpy as np
 
 from devices.table import ReadingTable
 from devices.vocabulary import Reading, SourceKind
+from monitor.store import rollup
 from monitor.store.queries import ReadingQueries
 from monitor.store.records import (
     _SESSION_COLUMNS,
@@ -211,6 +212,12 @@ class Store(ReadingQueries):
                 for r in readings
             ]
             self._insert_readings(rows)
+            if rows:
+                channels, times, values, status = zip(*(r[1:5] for r in rows), strict=True)
+                rollup.add(self.conn, np.array(channels, dtype=np.int64),
+                           np.array(times, dtype=np.int64),
+                           np.array([np.nan if v is None else v for v in values]),
+                           np.array(status, dtype=np.int8))
         return len(rows)
 
     def add_table(self, session_id: int, table: ReadingTable) -> int:
@@ -236,6 +243,7 @@ class Store(ReadingQueries):
             self._insert_readings(zip(
                 [session_id] * len(table), channels.tolist(), table.time_ms.tolist(),
                 values.tolist(), table.status.tolist(), received.tolist(), strict=True))
+            rollup.add(self.conn, channels, table.time_ms, table.value, table.status)
         return len(table)
 
     def _insert_readings(self, rows: Iterable[tuple[Any, ...]]) -> None:

@@ -52,6 +52,9 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         title="Infusion Monitor",
         suppress_callback_exceptions=True,  # pages add their own components
         update_title=None,                  # no "Updating..." flicker each tick
+        # All components load with the page, not after the first callback that
+        # draws a chart (the review opens a second sooner).
+        eager_loading=True,
     )
     interval_ms = int(poll_interval_s * 1000)
     app.layout = html.Div([

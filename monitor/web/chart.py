@@ -26,6 +26,15 @@ EVENT_LABELS = {"infusion_start": "infusion start", "infusion_stop": "infusion s
 PANEL_RANGES: tuple[tuple[float, float], ...] = ((30, 180), (80, 101), (30, 230), (0, 45))
 
 
+# Dark styling spelled out, not Plotly's "plotly_dark" template: the template
+# is sent with every figure and makes the browser's first draw 3x slower.
+DARK: dict[str, Any] = {
+    "template": "none", "paper_bgcolor": "#000", "plot_bgcolor": "#111",
+    "font": {"color": "#e8e8e8"},
+}
+DARK_AXIS: dict[str, Any] = {"gridcolor": "#333", "zerolinecolor": "#444", "linecolor": "#555"}
+
+
 def axis_time(t: float) -> str:
     """A time for the x axis, in the server's local time."""
     return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -53,9 +62,11 @@ def _frame() -> go.Figure:
                         subplot_titles=[title for title, _ in PANELS])
     for row, y_range in enumerate(PANEL_RANGES, start=1):
         fig.update_yaxes(range=list(y_range), row=row, col=1)
+    fig.update_xaxes(**DARK_AXIS)
+    fig.update_yaxes(**DARK_AXIS)
     fig.update_layout(
         height=780, margin={"l": 50, "r": 20, "t": 40, "b": 30},
-        template="plotly_dark", paper_bgcolor="#000", plot_bgcolor="#111",
+        **DARK,
         legend={"orientation": "h", "y": 1.06},
         uirevision="trend",  # the user's zoom and pan survive every update
     )

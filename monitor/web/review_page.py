@@ -18,6 +18,7 @@ from monitor.rules import AlarmChange
 from monitor.rules.profile import ProfileError, load_profile, merge, profile_from_table
 from monitor.store import SessionRecord, Store
 from monitor.web import timeline, views
+from monitor.web.chart import DARK, DARK_AXIS
 from monitor.web.live import PANELS, SOURCE_LABELS, format_age
 
 SPEEDS = [1, 5, 10, 30, 60]
@@ -37,12 +38,13 @@ def layout(store: Store, session_id: int | None) -> Any:
         return html.Div(f"No session {session_id}.", className="empty")
     points = timeline.window(store, session_id)
     found = timeline.items(store, session_id)
-    figure, cursor_shape = review_figure(points, found, session)
+    offset = timeline.local_offset_ms(session.started_at * 1000)
+    figure, cursor_shape = review_figure(points, found, session, offset)
     duration = max(1, int((session.ended_at or session.clock_now()) - session.started_at))
     label = SOURCE_LABELS[session.source_kind]
     return html.Div([
         dcc.Store(id="review-ref", data={"session": session_id, "start": session.started_at,
-                                         "cursor_shape": cursor_shape,
+                                         "cursor_shape": cursor_shape, "offset": offset,
                                          "times": [i.time for i in found]}),
         dcc.Interval(id="review-play-tick", interval=PLAYBACK_TICK_MS, disabled=True),
         html.Div([
@@ -62,8 +64,10 @@ def layout(store: Store, session_id: int | None) -> Any:
             dcc.Dropdown(id="review-speed", options=[{"label": f"{s}x", "value": s}
                                                       for s in SPEEDS],
                          value=10, clearable=False, className="review-speed"),
-            html.Div(dcc.Slider(id="review-scrub", min=0, max=duration, step=1, value=0,
-                                marks=None, updatemode="drag"), className="review-slider",
+            # Whole seconds, but no more than ~2000 steps: a slider draws its steps.
+            html.Div(dcc.Slider(id="review-scrub", min=0, max=duration,
+                                step=max(1, duration // 2000), value=0, marks=None,
+                                updatemode="mouseup"), className="review-slider",
                      **views.testid("review-scrub")),
             html.Span(id="review-clock", **views.testid("review-clock")),
         ], className="review-playback panel"),
@@ -100,30 +104,30 @@ def _item(item: timeline.TimelineItem, n: int, session: SessionRecord) -> html.L
         **views.testid(f"review-item-{n}"))
 
 
-def review_figure(points: dict[int, tuple[list[str], list[Any]]],
-                  found: list[timeline.TimelineItem], session: SessionRecord,
-                  ) -> tuple[go.Figure, int]:
+def review_figure(points: dict[int, tuple[list[int], list[Any]]],
+                  found: list[timeline.TimelineItem], session: SessionRecord, offset: int,
+                  ) -> tuple[dict[str, Any], int]:
     """The whole review chart; returns it and the index of the playback cursor's shape."""
     titles = [title for title, _ in PANELS] + ["Alarms"]
     fig = make_subplots(rows=ALARM_ROW, cols=1, shared_xaxes=True, vertical_spacing=0.035,
                         subplot_titles=titles, row_heights=[1, 1, 1, 1, 0.45])
-    index = 0
+    # Traces are added empty and filled in the plain dict below: Plotly's
+    # validation of every point costs more than the whole query.
     for row, (_, params) in enumerate(PANELS, start=1):
         for param in params:
-            xs, ys = points.get(index, ([], []))
             spec = PARAMETERS[param]
-            fig.add_trace(go.Scatter(x=xs, y=ys, name=spec.short, connectgaps=False,
+            fig.add_trace(go.Scatter(x=[], y=[], name=spec.short, connectgaps=False,
                                      mode="markers" if spec.episodic else "lines"),
                           row=row, col=1)
-            index += 1
     end = session.ended_at or session.clock_now()
     acks_x, acks_y, acks_text = [], [], []
     for item in found:
-        x = timeline.axis_time(item.time * 1000)
+        x = timeline.axis_ms(item.time * 1000, offset)
         if item.kind == "alarm" and item.priority:
             lane = LANE[item.priority]
             fig.add_shape(type="rect", xref="x", yref=f"y{ALARM_ROW}", x0=x,
-                          x1=timeline.axis_time((item.end or end) * 1000), y0=lane - 0.38,
+                          x1=timeline.axis_ms((item.end or end) * 1000, offset),
+                          y0=lane - 0.38,
                           y1=lane + 0.38, fillcolor=ALARM_COLOURS[item.priority],
                           line_width=0)
         elif item.kind == "acknowledgement" and item.priority:
@@ -139,19 +143,24 @@ def review_figure(points: dict[int, tuple[list[str], list[Any]]],
                              hoverinfo="text"), row=ALARM_ROW, col=1)
     fig.update_yaxes(tickvals=[1, 2, 3], ticktext=["low", "medium", "high"], range=[0.4, 3.6],
                      row=ALARM_ROW, col=1)
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", **DARK_AXIS)
+    fig.update_yaxes(**DARK_AXIS)
     cursor = len(fig.layout.shapes)
-    start = timeline.axis_time(session.started_at * 1000)
+    start = timeline.axis_ms(session.started_at * 1000, offset)
     fig.add_shape(type="line", xref="x", x0=start, x1=start, yref="paper", y0=0, y1=1,
                   line={"color": "#ff66ff", "width": 2})
     fig.update_layout(height=900, margin={"l": 50, "r": 20, "t": 40, "b": 30},
-                      template="plotly_dark", paper_bgcolor="#000", plot_bgcolor="#111",
+                      **DARK,
                       legend={"orientation": "h", "y": 1.05}, uirevision="review",
-                      hovermode="x unified")
-    return fig, cursor
+                      hovermode="closest")
+    figure = fig.to_plotly_json()
+    for index, (xs, ys) in points.items():
+        figure["data"][index]["x"], figure["data"][index]["y"] = xs, ys
+    return figure, cursor
 
 
-def _range_of(relayout: dict[str, Any] | None) -> tuple[int | None, int | None] | None:
+def _range_of(relayout: dict[str, Any] | None, offset: int,
+              ) -> tuple[int | None, int | None] | None:
     """The x window a zoom asked for, in ms; None if the event was not a zoom."""
     if not relayout:
         return None
@@ -160,17 +169,10 @@ def _range_of(relayout: dict[str, Any] | None) -> tuple[int | None, int | None] 
     for key, value in relayout.items():
         if key.startswith("xaxis") and key.endswith(".range[0]"):
             end = relayout.get(key.replace("[0]", "[1]"))
-            return _ms(value), _ms(end)
+            return timeline.from_axis(value, offset), timeline.from_axis(end, offset)
         if key.startswith("xaxis") and key.endswith(".range") and isinstance(value, list):
-            return _ms(value[0]), _ms(value[1])
+            return timeline.from_axis(value[0], offset), timeline.from_axis(value[1], offset)
     return None
-
-
-def _ms(text: Any) -> int | None:
-    try:
-        return round(datetime.fromisoformat(str(text)).timestamp() * 1000)
-    except ValueError:
-        return None
 
 
 def register(app: Dash, reader: Any) -> None:
@@ -179,7 +181,7 @@ def register(app: Dash, reader: Any) -> None:
                   prevent_initial_call=True)
     def refine(relayout: dict[str, Any] | None, ref: dict[str, Any]) -> Any:
         # A zoom: the visible window again, at up to one point per pixel column.
-        window = _range_of(relayout)
+        window = _range_of(relayout, ref["offset"])
         if window is None:
             return no_update
         points = timeline.window(reader.get(), ref["session"], *window)
@@ -202,7 +204,8 @@ def register(app: Dash, reader: Any) -> None:
         lo, hi = round((t - 600) * 1000), round((t + 600) * 1000)
         patch = Patch()
         for axis in ["xaxis"] + [f"xaxis{row}" for row in range(2, ALARM_ROW + 1)]:
-            patch["layout"][axis]["range"] = [timeline.axis_time(lo), timeline.axis_time(hi)]
+            patch["layout"][axis]["range"] = [timeline.axis_ms(lo, ref["offset"]),
+                                              timeline.axis_ms(hi, ref["offset"])]
             # A new revision: otherwise Plotly keeps the user's last zoom over ours.
             patch["layout"][axis]["uirevision"] = f"jump-{t}"
         for index, (xs, ys) in timeline.window(reader.get(), ref["session"], lo, hi).items():
@@ -235,7 +238,7 @@ def register(app: Dash, reader: Any) -> None:
                      **views.testid(f"moment-{row['param']}")),
             html.Div(f"{format_age(row['age_s'])} before", className="numeric-foot"),
         ], className="numeric") for row in timeline.moment(reader.get(), ref["session"], t)]
-        x = timeline.axis_time(t * 1000)
+        x = timeline.axis_ms(t * 1000, ref["offset"])
         patch = Patch()
         patch["layout"]["shapes"][ref["cursor_shape"]]["x0"] = x
         patch["layout"]["shapes"][ref["cursor_shape"]]["x1"] = x

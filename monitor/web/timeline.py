@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,79 +21,136 @@ from tsdownsample import MinMaxLTTBDownsampler
 from devices.vocabulary import PARAMETERS, Status
 from monitor.store import Store
 from monitor.store.alarm_log import session_alarms, transitions
+from monitor.store.rollup import BUCKET_MS
 from monitor.web.live import TRACE_PARAMS, format_value
 
 # Points per trace for the visible window: about the chart's width in pixels.
 POINTS_PER_TRACE = 1000
-# A streamed parameter with a hole longer than this (s) is drawn with a break.
+# A streamed parameter with a hole longer than this (s), or than a few of its
+# own intervals, is drawn with a break.
 GAP_S = 5.0
+GAP_INTERVALS = 2.5
 _DOWNSAMPLER = MinMaxLTTBDownsampler()
 _VALID = Status.VALID.code
 
 
+def local_offset_ms(ms: int | float) -> int:
+    """The server's UTC offset at a moment, in ms."""
+    offset = datetime.fromtimestamp(ms / 1000).astimezone().utcoffset()
+    return round(offset.total_seconds() * 1000) if offset else 0
+
+
+def axis_ms(ms: int | float, offset_ms: int) -> int:
+    """A time on the review's x axis: ms since the epoch shifted by the local
+    offset, so that Plotly (which shows a number as UTC) shows local wall time.
+    Numbers, not date strings, because a browser parses 8,000 strings slowly."""
+    return int(ms) + offset_ms
+
+
+def from_axis(text: Any, offset_ms: int) -> int | None:
+    """Back from a range Plotly reports ("2026-11-26 08:20:00.5") to ms since the epoch."""
+    try:
+        moment = datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return round(moment.timestamp() * 1000) - offset_ms
+
+
 def axis_time(ms: int | float) -> str:
-    """A time for the review's x axis (the server's local time, to the second)."""
+    """A time as the server's local clock reads it (tables, labels)."""
     return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def trace(times: np.ndarray, values: np.ndarray, status: np.ndarray, *, episodic: bool,
-          n_out: int = POINTS_PER_TRACE) -> tuple[list[str], list[float | None]]:
+def _gap_ms(times: np.ndarray) -> float:
+    """How long a hole must be to break the line: a few of the series' own
+    intervals (a monitor sending every 60 s is not broken between readings)."""
+    if len(times) < 3:
+        return GAP_S * 1000
+    return max(GAP_S * 1000, GAP_INTERVALS * float(np.median(np.diff(times))))
+
+
+def trace(times: np.ndarray, values: np.ndarray, ok: np.ndarray, *, episodic: bool,
+          offset_ms: int, n_out: int = POINTS_PER_TRACE) -> tuple[list[int], list[float | None]]:
     """One parameter's points for the chart: valid values only, breaks at gaps.
 
     Parameters
     ----------
     times : ndarray of int64
         ms since the epoch, ascending.
-    values, status : ndarray
-        NaN for no value; status codes.
+    values : ndarray of float64
+    ok : ndarray of bool
+        Which points are valid values (an invalid one breaks the line).
     episodic : bool
-        NIBP: every measurement is kept (there are few) and none is joined.
+        NIBP: measurements, drawn as markers and never joined.
     """
-    ok = (status == _VALID) & ~np.isnan(values)
     if episodic:
         keep = np.flatnonzero(ok)
-        return [axis_time(t) for t in times[keep].tolist()], values[keep].tolist()
+        if len(keep) > n_out >= 4:  # a device sending NIBP every second
+            keep = keep[_DOWNSAMPLER.downsample(times[keep], values[keep],
+                                                n_out=n_out - n_out % 2)]
+        return (times[keep] + offset_ms).tolist(), values[keep].tolist()
     total = int(ok.sum())
-    xs: list[str] = []
+    gap = _gap_ms(times[ok])
+    xs: list[int] = []
     ys: list[float | None] = []
     last_t = 0
-    for start, stop in _segments(times, ok):
+    for start, stop in _segments(times, ok, gap):
         seg_t, seg_v = times[start:stop], values[start:stop]
-        share = max(2, round(n_out * (stop - start) / max(total, 1)))
-        if stop - start > share and share >= 4:
+        seg_ok = ok[start:stop]
+        seg_t, seg_v = seg_t[seg_ok], seg_v[seg_ok]
+        share = max(2, round(n_out * len(seg_t) / max(total, 1)))
+        if len(seg_t) > share and share >= 4:
             index = _DOWNSAMPLER.downsample(seg_t, seg_v, n_out=share - share % 2)
             seg_t, seg_v = seg_t[index], seg_v[index]
         if xs:
-            xs.append(axis_time((int(seg_t[0]) + last_t) // 2))
+            xs.append((int(seg_t[0]) + last_t) // 2 + offset_ms)
             ys.append(None)  # a gap is drawn as a gap
-        xs += [axis_time(t) for t in seg_t.tolist()]
+        xs += (seg_t + offset_ms).tolist()
         ys += seg_v.tolist()
         last_t = int(seg_t[-1])
     return xs, ys
 
 
-def _segments(times: np.ndarray, ok: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of consecutive valid points closer than GAP_S to each other."""
+def _segments(times: np.ndarray, ok: np.ndarray, gap_ms: float) -> list[tuple[int, int]]:
+    """Runs of consecutive valid points closer than `gap_ms` to each other."""
     index = np.flatnonzero(ok)
     if not len(index):
         return []
     t = times[index]
     # A new run after an invalid point or a time gap.
-    cut = np.flatnonzero((np.diff(index) > 1) | (np.diff(t) > GAP_S * 1000)) + 1
+    cut = np.flatnonzero((np.diff(index) > 1) | (np.diff(t) > gap_ms)) + 1
     bounds = np.concatenate(([0], cut, [len(index)]))
     return [(int(index[a]), int(index[b - 1]) + 1) for a, b in itertools.pairwise(bounds)]
 
 
 def window(store: Store, session_id: int, start_ms: int | None = None,
            end_ms: int | None = None, n_out: int = POINTS_PER_TRACE,
-           ) -> dict[int, tuple[list[str], list[float | None]]]:
-    """Every charted parameter's points in [start, end] (the whole session by default)."""
-    series = store.channel_series(session_id, start_ms, end_ms)
-    out = {}
+           ) -> dict[int, tuple[list[int], list[float | None]]]:
+    """Every charted parameter's points in [start, end] (the whole session by default).
+
+    A window with more 10-second buckets than half the points wanted is drawn
+    from the store's 10-second low/high summaries; a shorter one from every
+    reading in it.
+    """
+    if start_ms is None or end_ms is None:
+        session = store.session(session_id)
+        start_ms = round(session.started_at * 1000) if start_ms is None else start_ms
+        end_ms = round((session.ended_at or session.clock_now()) * 1000) \
+            if end_ms is None else end_ms
+    offset = local_offset_ms(start_ms)
+    summary = (end_ms - start_ms) / BUCKET_MS >= n_out / 2
+    out: dict[int, tuple[list[int], list[float | None]]] = {}
+    if summary:
+        points = store.channel_summary(session_id, start_ms, end_ms)
+        series = {p: (t, v, ~np.isnan(v)) for p, (t, v) in points.items()}
+    else:
+        raw = store.channel_series(session_id, start_ms, end_ms)
+        series = {p: (t, v, (s == _VALID) & ~np.isnan(v)) for p, (t, v, s) in raw.items()}
     for index, param in enumerate(TRACE_PARAMS):
         if param in series:
-            t, v, s = series[param]
-            out[index] = trace(t, v, s, episodic=PARAMETERS[param].episodic, n_out=n_out)
+            t, v, ok = series[param]
+            out[index] = trace(t, v, ok, episodic=PARAMETERS[param].episodic,
+                               offset_ms=offset, n_out=n_out)
         else:
             out[index] = ([], [])
     return out
