@@ -9,10 +9,16 @@ dashes, dots and a unit in brackets (``HR (/min)``, ``Temp [°C]``).
 A header with no alias is not an error: the reader keeps the column under its
 own name (DESIGN.md: "anything they cannot map is kept ... not dropped").
 
-Foreign-export oddities are deliberately not handled here: VSCapture writes
-``0`` where a module is absent, some monitors report EtCO2 in kPa or
-temperature in °F, IntelliVue labels carry channel suffixes. Mapping *values*
-is a later issue (foreign recordings); this table only maps *names*.
+WFDB numerics records (PhysioNet, MIMIC) name their signals the same way
+(``HR``, ``PULSE``, ``%SpO2``, ``NBP Sys``, ``NBPDias``, ``RESP``) and are
+looked up with :func:`canonical_signal`, which keeps a bracketed part as part
+of the name: a WFDB header carries units in their own field, so ``Pulse (ABP)``
+is not ``Pulse``. Invasive pressures (``ABP Sys``, ``ART``, ``P1_Systolic``)
+are deliberately absent: they are not NIBP and keep their own names.
+
+This table only maps *names*. What foreign exports mean by their *values*
+(VSCapture's ``0`` for "not measured", kPa, dates shifted by
+de-identification) is handled in :mod:`devices.foreign`.
 """
 
 from __future__ import annotations
@@ -26,18 +32,19 @@ from devices.vocabulary import PARAMETERS
 _ALIASES_BY_PARAM: dict[str, tuple[str, ...]] = {
     "hr": ("hr", "HR", "ECG_HR", "ECG HR", "HeartRate", "Heart Rate", "Heart_Rate",
            "NOM_ECG_CARD_BEAT_RATE", "MDC_ECG_HEART_RATE"),
-    "pulse_rate": ("pulse_rate", "PR", "Pulse", "PulseRate", "Pulse Rate", "SpO2_PR",
+    "pulse_rate": ("pulse_rate", "PR", "Pulse", "PULSE", "PulseRate", "Pulse Rate", "SpO2_PR",
                    "SPO2_PR", "PLETH_PR", "Pleth_Rate", "NOM_PLETH_PULS_RATE",
                    "NOM_PULS_OXIM_PULS_RATE", "MDC_PULS_OXIM_PULS_RATE"),
-    "spo2": ("spo2", "SpO2", "SPO2", "SpO2_Sat", "NOM_PULS_OXIM_SAT_O2",
+    "spo2": ("spo2", "SpO2", "SPO2", "%SpO2", "SpO2_Sat", "NOM_PULS_OXIM_SAT_O2",
              "MDC_PULS_OXIM_SAT_O2"),
-    "nibp_sys": ("nibp_sys", "NIBP_Systolic", "NIBP Systolic", "NBPSys", "NBP_Sys",
+    "nibp_sys": ("nibp_sys", "NIBP_Systolic", "NIBP Systolic", "NBPSys", "NBP Sys", "NBP_Sys",
                  "NIBP_SYS", "NBP_S", "NIBPs", "NIBP_S", "NOM_PRESS_BLD_NONINV_SYS",
                  "MDC_PRESS_BLD_NONINV_SYS"),
     "nibp_dia": ("nibp_dia", "NIBP_Diastolic", "NIBP Diastolic", "NBPDia", "NBP_Dia",
+                 "NBPDias", "NBP Dias", "NIBP Dias",
                  "NIBP_DIA", "NBP_D", "NIBPd", "NIBP_D", "NOM_PRESS_BLD_NONINV_DIA",
                  "MDC_PRESS_BLD_NONINV_DIA"),
-    "nibp_mean": ("nibp_mean", "NIBP_Mean", "NIBP Mean", "NBPMean", "NBP_Mean",
+    "nibp_mean": ("nibp_mean", "NIBP_Mean", "NIBP Mean", "NBPMean", "NBP Mean", "NBP_Mean",
                   "NIBP_MEAN", "NBP_M", "NIBPm", "NIBP_M", "NIBP_MAP",
                   "NOM_PRESS_BLD_NONINV_MEAN", "MDC_PRESS_BLD_NONINV_MEAN"),
     "resp_rate": ("resp_rate", "RESP", "Resp", "RR", "Resp_Rate", "RespRate",
@@ -89,6 +96,27 @@ ALIASES: dict[str, str] = {
 
 if not set(ALIASES.values()) <= set(PARAMETERS):  # pragma: no cover - a typo in the table
     raise RuntimeError(f"alias table names unknown ids: {set(ALIASES.values()) - set(PARAMETERS)}")
+
+
+# Signal names whose bracketed part says which sensor (canonical_signal keeps it).
+_QUALIFIED_SIGNALS = {"pulse(spo2)": "pulse_rate", "pulse(pleth)": "pulse_rate"}
+
+
+def canonical_signal(name: str) -> str | None:
+    """Canonical id of a WFDB signal name, or None when unknown.
+
+    Like :func:`canonical_param`, but a bracketed part is part of the name
+    (``Pulse (SpO2)`` is the oximeter's pulse, ``Pulse (ABP)`` is not).
+
+    Examples
+    --------
+    >>> canonical_signal("NBP Sys"), canonical_signal("ABP Sys"), canonical_signal("Pulse (ABP)")
+    ('nibp_sys', None, None)
+    """
+    key = _IGNORED.sub("", name.replace("\ufeff", "")).casefold()
+    if "(" in key or "[" in key:
+        return _QUALIFIED_SIGNALS.get(key)
+    return ALIASES.get(key)
 
 
 def canonical_param(header: str) -> str | None:

@@ -83,7 +83,8 @@ class CsvRecording:
         The readings kept, in file order, with :attr:`ReadingTable.line` filled.
     problems : list of RowProblem
         Every row (or, in a wide file, cell) not imported, by line.
-    layout : {"long", "wide"}
+    layout : {"long", "wide", "wfdb"}
+        "wfdb" for a WFDB record (:mod:`devices.wfdb_format`), read into the same shape.
     notes : list of str
         One line each: what the reader assumed or kept under its own name.
     rows : int
@@ -92,7 +93,7 @@ class CsvRecording:
 
     table: ReadingTable
     problems: list[RowProblem] = field(default_factory=list)
-    layout: Literal["long", "wide"] = "long"
+    layout: Literal["long", "wide", "wfdb"] = "long"
     notes: list[str] = field(default_factory=list)
     rows: int = 0
 

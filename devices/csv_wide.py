@@ -6,7 +6,14 @@
 A cell that is empty or one of :data:`~devices.csv_values.NO_VALUE_WORDS`
 is no reading; any other non-number is reported (file:line, column) and the
 row's other cells are kept. A column with no number in it at all (VSCapture's
-anaesthetic agent name, ``ISO``) is reported once, as a note, not per cell.
+anaesthetic agent name, ``ISO``) is reported once, as a note, not per cell;
+so are the columns with no reading at all (every cell empty or ``-``).
+
+A header recognised as a foreign tool's (:func:`devices.foreign.detect_csv_source`,
+e.g. VSCapture's) brings that tool's rules: zeros that mean "not measured" in
+the columns it lists are read as no value and counted in a note. Dates in the
+future (de-identified exports) are kept, with a note. See "Oddities of foreign
+recordings" in :mod:`devices.foreign`.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from devices.aliases import canonical_param, normalise_header, split_unit
 from devices.csv_cells import CsvSource, RecordingError
 from devices.csv_format import CsvRecording, order_problems, read_times, time_problem
 from devices.csv_values import Rejections, cell_text, compact, parse_numbers
+from devices.foreign import detect_csv_source, future_dates_note, zeros_to_no_value
 from devices.table import Coded, ReadingTable
 from devices.timestamps import DateOrder
 from devices.vocabulary import PARAMETERS, Status, unit_of
@@ -67,14 +75,26 @@ def read_wide(csv_file: CsvSource, *, tz: str | None, source: str,
     rejections.add(~times.ok, "bad time", time_problem(texts, times))
     order_problems(rejections, texts, times.ms, times.ok)
     row_kept = ~rejections.rejected
+    foreign = detect_csv_source(header)
+    if foreign is not None:
+        notes.append(f"columns recognised as {foreign.name}; its oddities are handled "
+                     "(devices/foreign.py)")
 
     columns = []
+    no_readings = []
     for index, written in enumerate(header):
         if index == time_column:
             continue
         cells_of = cells.columns[index]
         values, not_number = parse_numbers(cells_of, decimal_comma=cells.decimal_comma)
         name, unit = split_unit(written)
+        if np.isnan(values).all() and not not_number.any():
+            no_readings.append(written)
+            continue
+        rule = foreign.zero_rule(written) if foreign is not None else None
+        if rule is not None:
+            values, zero_note = zeros_to_no_value(rule, written, values, row_kept)
+            notes += [zero_note] if zero_note else []
         has_number = ~np.isnan(values)
         if not has_number.any():
             if not_number.any():
@@ -92,8 +112,14 @@ def read_wide(csv_file: CsvSource, *, tz: str | None, source: str,
                                  "is not a number; the row's other values were kept")
         columns.append(_ParamColumn(written, name, unit, values, has_number & row_kept))
 
+    if no_readings:
+        listed = ", ".join(repr(name) for name in no_readings)
+        notes.append(f"no readings in column(s) {listed} (every cell empty or a "
+                     "no-value mark such as '-')")
     params, units = _name_columns(columns, notes)
     table = _readings(columns, params, units, times.ms, cells.lines, source)
+    future = future_dates_note(table.time_ms)
+    notes += [future] if future else []
     problems = sorted(cells.problems + rejections.problems(), key=lambda p: p.line)
     return CsvRecording(table, problems, "wide", notes, cells.rows)
 

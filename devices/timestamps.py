@@ -3,14 +3,21 @@
 The recording format (DESIGN.md) writes ISO 8601 with an offset,
 ``2026-11-26T14:03:05.000+00:00``; that is the fast path (one Arrow cast).
 Files from other tools may have no offset, microseconds, or the recording
-machine's locale: ``08/05/2016 11:07:10`` (month first), ``05/08/2016``
-(day first), ``05.08.2016``, ``2016/08/05``, 12-hour clocks with AM/PM.
-Those go through a vectorised parser of the date and time fields.
+machine's locale (VSCapture writes whatever the PC's locale gives):
+``08/05/2016 11:07:10`` (month first: .NET's invariant culture), ``05/08/2016``
+(day first: en-GB), ``05-08-2016`` (VSCapture's own ``dd-MM-yyyy``; en-IN, nl),
+``05.08.2016`` (de), ``2016/08/05`` and ``2016-08-05 11:07:10`` (year first),
+with or without seconds and fractions (``.123`` or ``,123``), and 12-hour
+clocks with AM/PM (Windows en-US: ``8/5/2016 1:57:44 PM``, where newer .NET
+puts a narrow no-break space, U+202F, before the PM). Those go through a
+vectorised parser of the date and time fields.
 
 One day/month order is chosen per file, never per row: the order that reads
-the most rows and keeps the times non-decreasing wins; when both fit equally,
-month-first wins (day-first for dotted dates) and a note says so, because a
-silently swapped day and month would misdate a whole session.
+the most rows and keeps the times non-decreasing wins. When both fit equally
+(a session within the first twelve days of a month), slashes are read
+month-first, dashes and dots day-first, and a note says so and names the
+override (``date_order``; ``import --date-order`` on the command line),
+because a silently swapped day and month would misdate a whole session.
 
 Times without an offset are wall-clock times in the zone given (an IANA name,
 default UTC with a note). Across a daylight-saving fall-back the repeated hour
@@ -42,8 +49,10 @@ _NO_OFFSET = np.iinfo(np.int32).min  # a time written without a UTC offset
 # separators are captured separately and compared afterwards.
 _FIELDS = (
     r"^(?P<a>\d{1,4})(?P<s1>[-/.])(?P<b>\d{1,2})(?P<s2>[-/.])(?P<c>\d{1,4})"
-    r"(?:(?:T|\s+)(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?)?"
-    r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
+    r"(?:(?:T|[\s\x{00A0}]+)(?P<hh>\d{1,2}):(?P<mi>\d{2})"
+    r"(?::(?P<ss>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?)?"
+    # .NET 5+ (ICU) writes en-US times as "1:57:44\u202fPM": RE2's \s is ASCII only.
+    r"[\s\x{00A0}\x{202F}]*(?P<ampm>[AaPp]\.?[Mm]\.?)?"
     r"\s*(?P<zone>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$"
 )
 
@@ -163,7 +172,7 @@ class _DateFields:
     c: np.ndarray
     year_first: np.ndarray   # YYYY-MM-DD / YYYY/MM/DD
     year_last: np.ndarray    # NN/NN/YYYY, day/month order to be decided
-    dotted: np.ndarray       # NN.NN.YYYY, conventionally day first
+    day_first: np.ndarray    # NN.NN.YYYY or NN-NN-YYYY, conventionally day first
     clock_ms: np.ndarray     # time of day, ms; -1 when a field is out of range
     offset_min: np.ndarray   # UTC offset in minutes, _NO_OFFSET when absent
 
@@ -184,7 +193,9 @@ class _DateFields:
         a_len = _int64(pc.utf8_length(text("a")).fill_null(0))
         c_len = _int64(pc.utf8_length(text("c")).fill_null(0))
         same_sep = _bool(pc.equal(text("s1"), text("s2")).fill_null(False))
-        dotted = _bool(pc.equal(text("s1"), ".").fill_null(False))
+        # Dots (de, ru) and dashes (VSCapture's dd-MM-yyyy, en-IN, nl) put the day
+        # first; slashes are month first in the invariant culture and en-US.
+        day_first = _bool(pc.is_in(text("s1"), pa.array([".", "-"])).fill_null(False))
         year_first = matched & same_sep & (a_len == 4) & (c_len <= 2)
         year_last = matched & same_sep & (c_len == 4) & (a_len <= 2)
 
@@ -203,7 +214,7 @@ class _DateFields:
             & (mi <= 59) & (ss <= 59)
         hh = np.where(twelve_hour, hh % 12 + np.where(is_pm, 12, 0), hh)
         clock_ms = np.where(clock_ok, ((hh * 60 + mi) * 60 + ss) * 1000 + millis, -1)
-        return cls(a, b, c, year_first, year_last, dotted, clock_ms,
+        return cls(a, b, c, year_first, year_last, day_first, clock_ms,
                    _offset_minutes(text("zone")))
 
     def local_ms(self, order: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,8 +244,8 @@ def _choose_order(fields: _DateFields, rows: np.ndarray,
         return "iso", []
     if date_order != "auto":
         return date_order, []
-    dotted = bool(fields.dotted[fields.year_last].all())
-    preferred, other = ("dmy", "mdy") if dotted else ("mdy", "dmy")
+    day_first = bool(fields.day_first[fields.year_last].all())
+    preferred, other = ("dmy", "mdy") if day_first else ("mdy", "dmy")
     scores = {}
     row_ms = {}
     for order in (preferred, other):
@@ -254,7 +265,7 @@ def _choose_order(fields: _DateFields, rows: np.ndarray,
             notes.append(
                 f"dates could be month-first or day-first; read {word}-first "
                 f"(the first such date is {example:%Y-%m-%d}); if that is wrong, "
-                f"import with date_order={other}")
+                f"import again with date_order={other} (import --date-order {other})")
     return chosen, notes
 
 
@@ -287,6 +298,15 @@ def _wall_to_utc(wall_ms: np.ndarray, zone: ZoneInfo) -> np.ndarray:
     left_repeated = np.maximum.accumulate(np.where(~repeated, rows, -1))
     fold = (repeated & (stepped_back > left_repeated)).astype(np.intp)
     return wall_ms - offsets[fold, where]
+
+
+def wall_to_utc_ms(wall_ms: int, tz: str) -> int:
+    """One wall-clock time in zone `tz` (ms since the epoch, read as if UTC) -> UTC ms.
+
+    In a repeated hour (daylight-saving fall-back) the first pass is taken.
+    Raises TimeZoneError for an unknown zone name.
+    """
+    return int(_wall_to_utc(np.array([wall_ms], dtype=np.int64), check_time_zone(tz))[0])
 
 
 def _offset_minutes(zone: pa.Array) -> np.ndarray:

@@ -281,23 +281,27 @@ def _serve_with(recorder: Any, db: Path, host: str, port: int, what: str) -> Non
 @click.option("--chair", default="import", show_default=True, help="Chair name for the session.")
 @click.option("--tz", default=None, help="Time zone of times written without an offset "
               "(IANA name, e.g. Europe/Berlin; default UTC).")
+@click.option("--date-order", "date_order", default="auto", show_default=True,
+              type=click.Choice(["auto", "mdy", "dmy"]),
+              help="Day/month order of dates like 05/08/2016 in a CSV: mdy, dmy, or auto "
+                   "(chosen per file; a note says when the file reads either way).")
 @click.option("--protocol", default=None,
               help="FILE is a raw serial capture of this protocol (masimo, nonin, intellivue, "
                    "datex): decode it through the device's own codec.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Protocol option for --protocol, e.g. format=7 for nonin (repeatable).")
 @_profile_option
-def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | None,
-            options: tuple[str, ...], profile: str | None) -> None:
-    """Import a recording as a new session: a CSV (long or wide format) or,
-    with --protocol, a raw serial capture.
+def import_(file: Path, db: Path, chair: str, tz: str | None, date_order: str,
+            protocol: str | None, options: tuple[str, ...], profile: str | None) -> None:
+    """Import a recording as a new session: a CSV (long or wide format, e.g. a
+    VSCapture export), a WFDB numerics record (its .hea), or, with --protocol,
+    a raw serial capture.
 
     Prints the session id and the readings kept and rows (or frames) rejected.
     For a CSV, exit status 2 when any row was rejected (the good rows are
     kept); always 2 when nothing could be read.
     """
-    from devices.csv_format import read_recording
-    from monitor.importer import store_recording
+    from monitor.importer import read_file, store_recording
     from monitor.store import Store
 
     if protocol is not None:
@@ -307,7 +311,7 @@ def import_(file: Path, db: Path, chair: str, tz: str | None, protocol: str | No
     with expected_failures():
         # Read the file before opening the store: a bad file must not leave
         # even an empty database behind.
-        recording = read_recording(file, tz=tz)
+        recording = read_file(file, tz=tz, date_order=date_order)  # type: ignore[arg-type]
         with Store(db) as store:
             result = store_recording(store, file, recording, chair=chair,
                                      profile=load_profile(profile))
