@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,16 +19,23 @@ from devices.protocols.intellivue_codes import MessageError, NumericValue, readi
 from devices.protocols.intellivue_frame import (
     GOOD_RESIDUE,
     FrameDecoder,
+    FrameError,
     Rejected,
     encode_frame,
     escape,
     fcs16,
     fcs_register,
+    fcs_register_reference,
+    unescape,
+    unescape_reference,
 )
 from devices.protocols.intellivue_messages import (
+    ACT_POLL_MDIB_DATA_EXT,
     CMD_GET,
     RORS,
+    MessageDecoder,
     OtherRemote,
+    PollReply,
     decode_data_export,
     event_result,
     poll_reply,
@@ -395,6 +403,123 @@ def test_any_split_of_a_stream_decodes_the_same(cuts: list[int]) -> None:
         parts += host.receive(stream[position:position + cut], T)
         position += cut
     assert [(r.param, r.value) for r in parts if isinstance(r, Reading)] == whole
+
+
+# --- the fast paths, held to the plain ones ------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 0xFFFF))
+def test_the_fcs_in_c_is_the_rfc_1662_one(data: bytes, register: int) -> None:
+    assert fcs_register(data, register) == fcs_register_reference(data, register)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([0x7D, 0xE0, 0xE1, 0x5D, 0x7E, 0x00]) | st.integers(0, 255),
+                max_size=40))
+def test_unescaping_by_replace_is_unescaping_byte_by_byte(body: list[int]) -> None:
+    def outcome(unescape_with: Callable[[bytes], bytes]) -> bytes | str:
+        try:
+            return unescape_with(bytes(body))
+        except FrameError as exc:
+            return str(exc)
+
+    assert outcome(unescape) == outcome(unescape_reference)
+
+
+def test_faults_are_named_where_a_field_by_field_reader_names_them() -> None:
+    # Expected values from the cursor-based decoder the struct-based one replaced.
+    base = poll_reply(0, 1, 0, codes.ABS_TIME_UNSET, [(0, [
+        (1, split_attributes(HR_60)), (2, [(0x0950, bytes(8)), (0x0924, b"ab")]),
+        (3, [(0x094B, b"\x00\x01")])])])
+
+    def fixed(body: bytes) -> bytes:   # the outer lengths made to fit the bytes
+        out = bytearray(body)
+        for at, past in ((6, 8), (12, 14), (22, 24)):
+            out[at:at + 2] = (len(out) - past).to_bytes(2, "big")
+        return bytes(out)
+
+    def outcome(body: bytes) -> object:
+        try:
+            reply = decode_data_export(body)
+        except MessageError as exc:
+            return str(exc)
+        assert isinstance(reply, PollReply)
+        return list(reply.problems), [[v.raw_float for v in o.values] for o in reply.observations]
+
+    def patched(old: str, new: str) -> bytes:
+        return base.replace(hexbytes(old), hexbytes(new))
+
+    assert outcome(base) == (["handle 2: a numeric value needs 10 bytes, not 8",
+                              "handle 3: compound value without its count and length"],
+                             [[60], [], []])
+    assert outcome(fixed(base[:-3])) == (["message cut short at byte 54"], [])
+    assert outcome(fixed(base[:40])) == "message cut short at byte 40"
+    assert outcome(base[:4] + b"\x00\x09" + base[6:]) == "unknown remote operation type 9"
+    assert outcome(fixed(base[:26])) == "message cut short at byte 26"
+    # Inside an attribute list, counted from the list's start; the list is lost whole.
+    assert outcome(patched("0950 0008", "0950 0009")) == (["message cut short at byte 17"],
+                                                          [[60]])
+    assert outcome(patched("094B 0002", "094B 0003")) == (
+        ["handle 2: a numeric value needs 10 bytes, not 8", "message cut short at byte 4"],
+        [[60], []])
+
+
+def _replies() -> list[bytes]:
+    """Poll replies as the emulator sends them (the cuff measured, so time-stamped),
+    one extended, one as a linked result."""
+    talk = converse(IntelliVueHost(), IntelliVueDevice(), session(), 200)
+    found = [f for f in FrameDecoder().feed(bytes(talk.device_bytes))
+             if isinstance(f, bytes) and f.startswith(b"\xe1\x00")
+             and isinstance(decode_data_export(f), PollReply)]
+    extended = poll_reply(7, 8, 9, codes.encode_abs_time(T), [(0, [
+        (1, [numeric(codes.HR, codes.UNIT_PER_MIN, 61), (0x0991, b"\x00\x00\x01\x00"),
+             (0x0950, bytes(12))]), (2, [])]), (1, [])], action_type=ACT_POLL_MDIB_DATA_EXT)
+    linked = bytearray(found[0])
+    linked[4:6], linked[8:8] = b"\x00\x05", b"\x01\x02"
+    linked[6:8] = (len(linked) - 8).to_bytes(2, "big")
+    return [found[0], found[-1], extended, bytes(linked)]
+
+
+def test_a_template_reads_a_reply_exactly_as_the_general_way() -> None:
+    hits = 0
+    for reply in _replies():
+        assert isinstance(decode_data_export(reply), PollReply)
+        for position in range(len(reply)):
+            for byte in {0x00, 0x01, 0xFF, reply[position] ^ 0x01, reply[position] ^ 0x80}:
+                changed = reply[:position] + bytes((byte,)) + reply[position + 1:]
+                decoder = MessageDecoder()
+                assert decoder.decode(reply) == decode_data_export(reply)
+                hits += decoder.match(changed) is not None
+                try:
+                    expected: object = decode_data_export(changed)
+                except MessageError as exc:
+                    expected = str(exc)
+                try:
+                    assert decoder.decode(changed) == expected
+                except MessageError as exc:
+                    assert str(exc) == expected
+    assert hits > 1000   # the numbers changed: the template read them
+
+
+def test_the_host_reads_by_template_as_it_reads_the_general_way(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    layouts = [[[numeric(codes.RR, codes.UNIT_RESP_PER_MIN, 14)],
+                [numeric(codes.AWAY_RR, codes.UNIT_RESP_PER_MIN, 12, codes.STATE_DEMO)],
+                [numeric(0x1234, 0x0AA0, 7)], [numeric(codes.ETCO2, codes.UNIT_KPA, 5.3, 0, 1)]],
+               [split_attributes(HR_60), split_attributes(NIBP_UNAVAILABLE)]]
+    odd = b"".join(reply_with(layouts[i // 3 % 2], T + i, i) for i in range(12))
+    talk = converse(IntelliVueHost(), IntelliVueDevice({"demo": "1"}), session(2), 200)
+    stream = odd + bytes(talk.device_bytes)
+
+    def decoded(now: float | None) -> tuple[list, dict]:
+        host = IntelliVueHost()
+        items = [i for n in range(0, len(stream), 500)
+                 for i in host.receive(stream[n:n + 500], None if now is None else now + n)]
+        return items, host.stats.as_dict()
+
+    fast = decoded(T), decoded(None)
+    monkeypatch.setattr(MessageDecoder, "match", lambda self, user_data: None)
+    assert (decoded(T), decoded(None)) == fast
 
 
 # --- captures ---------------------------------------------------------------------------

@@ -9,7 +9,9 @@ after a growing back-off. :meth:`IntelliVueHost.stop` sends a release.
 
 Modules: :mod:`.intellivue_frame` (framing, escaping, FCS),
 :mod:`.intellivue_session` (association), :mod:`.intellivue_messages`
-(events and polls), :mod:`.intellivue_codes` (FLOAT, states, units, codes),
+(events and polls), :mod:`.intellivue_polls` (poll replies, and reading them
+fast by template), :mod:`.intellivue_numerics` (names, units and readings),
+:mod:`.intellivue_codes` (FLOAT, states, units, codes),
 :mod:`.intellivue_device` (the monitor, for the emulator).
 
 Readings: live ones are stamped with the receipt time, except episodic
@@ -29,41 +31,25 @@ stops), so the screen can say so.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from devices.link import HostLink
-from devices.protocols.intellivue_codes import (
-    EPISODIC_CODES,
-    NIBP_DIA,
-    NIBP_MEAN,
-    NIBP_SYS,
-    PHYSIO_MAP,
-    PRIORITY,
-    REL_TIME_PER_S,
-    STATE_DEMO,
-    STATE_UNAVAILABLE,
-    MessageError,
-    NumericValue,
-    device_name,
-    reading_status,
-    state_names,
-    unit_text,
-)
+from devices.protocols.intellivue_codes import MessageError, decode_abs_time
 from devices.protocols.intellivue_device import PORT, IntelliVueDevice
 from devices.protocols.intellivue_frame import FrameDecoder, Rejected, encode_frame
 from devices.protocols.intellivue_messages import (
     NOTI_MDS_CREATE,
+    SESSION_PREFIX,
     EventReport,
-    Observation,
+    MessageDecoder,
     PollReply,
     RemoteError,
-    decode_data_export,
     event_result,
-    is_data_export,
     poll_request,
 )
+from devices.protocols.intellivue_numerics import NumericsReader
+from devices.protocols.intellivue_polls import ABS_TIME
 from devices.protocols.intellivue_session import (
     ABORT,
     ACCEPT,
@@ -79,7 +65,7 @@ from devices.protocols.intellivue_session import (
     release_response,
 )
 from devices.stream import StreamAdapter
-from devices.vocabulary import PARAMETERS, DeviceEvent, DeviceEventKind, Item, Reading
+from devices.vocabulary import DeviceEvent, DeviceEventKind, Item
 
 #: Seconds to wait for an accept (or, once accepted, the MDS create) before asking again.
 ANSWER_TIMEOUT_S = 5.0
@@ -87,9 +73,6 @@ ANSWER_TIMEOUT_S = 5.0
 REASSOCIATE_S = 1.0
 #: Back-off after a refusal: first wait and cap, seconds (doubling in between).
 REFUSED_FIRST_S, REFUSED_CAP_S = 2.0, 30.0
-#: A measurement time stamp older than this (s) is not believed (wrong clock).
-MAX_AGE_S = 24 * 3600.0
-NIBP_COMPONENTS = frozenset({NIBP_SYS, NIBP_DIA, NIBP_MEAN})
 
 
 class Association(enum.Enum):
@@ -127,6 +110,8 @@ class IntelliVueHost(HostLink):
         except (KeyError, ValueError):
             raise ValueError(f"tz={zone!r} is not a time zone name") from None
         self._frames = FrameDecoder()
+        self._decoder = MessageDecoder()
+        self._numerics = NumericsReader(self.source, self._zone)
         self.state = Association.IDLE
         self._outbox = bytearray()
         self._retry_at = 0.0
@@ -136,11 +121,7 @@ class IntelliVueHost(HostLink):
         self._next_poll = 0.0
         self._polls = 0
         self._pending: list[Item] = []              # events found by due(), out with receive()
-        # (context, handle) -> (what the episodic observation held, when last seen)
-        self._episodic: dict[tuple[int, int], tuple[tuple[object, ...], float]] = {}
-        self._announced: set[str] = set()
         self._errors: set[int] = set()
-        self._demo = False
         self._capture_replies = 0
         self._capture_time: float | None = None
 
@@ -210,9 +191,15 @@ class IntelliVueHost(HostLink):
                             bytes=raw[:40].hex(" "))]
 
     def _message(self, user_data: bytes, now: float | None) -> list[Item]:
-        if is_data_export(user_data):
+        if user_data.startswith(SESSION_PREFIX):   # is_data_export(), without the call
+            template = self._decoder.match(user_data)
+            if template is not None:   # a poll reply laid out as before: the hot path
+                self.stats.frames_ok += 1
+                fields = template.fields(user_data)
+                return self._numerics.from_template(
+                    template, fields, self._reply_time(fields[ABS_TIME], now), now)
             try:
-                message = decode_data_export(user_data)
+                message = self._decoder.decode(user_data)
             except MessageError as exc:
                 return self._reject("unreadable message", now, user_data, str(exc))
             self.stats.frames_ok += 1
@@ -269,107 +256,25 @@ class IntelliVueHost(HostLink):
             self._next_poll = self._last_reply_at = now
         return []
 
-    # -- numerics -------------------------------------------------------------------
+    # -- numerics (read by intellivue_numerics) ----------------------------------------
 
-    def _reply_time(self, reply: PollReply, now: float | None) -> float:
+    def _reply_time(self, abs_raw: bytes, now: float | None) -> float:
         if now is not None:
             self._last_reply_at = now
             return now
-        stamp = reply.abs_time(self._zone)
+        stamp = decode_abs_time(abs_raw, self._zone)
         t = (stamp.timestamp() if stamp is not None
              else self.capture_start + self._capture_replies * self.poll_interval)
         self._capture_replies += 1
         self._capture_time = t
         return t
 
-    def _age(self, reply: PollReply, observation: Observation) -> float:
-        """Seconds the monitor says passed between measuring and this reply (0 if unknown)."""
-        age = 0.0
-        measured, polled = observation.measured_at(self._zone), reply.abs_time(self._zone)
-        if measured is not None and polled is not None:
-            age = (polled - measured).total_seconds()
-        elif observation.measured_rel is not None:
-            age = ((reply.rel_time - observation.measured_rel) & 0xFFFFFFFF) / REL_TIME_PER_S
-        return age if 0.0 <= age <= MAX_AGE_S else 0.0
-
     def _poll_reply(self, reply: PollReply, now: float | None) -> list[Item]:
-        t = self._reply_time(reply, now)
+        t = self._reply_time(reply.abs_time_raw, now)
         items: list[Item] = []
         if reply.problems:
             items += self._reject("malformed poll reply", now, b"", "; ".join(reply.problems))
-        names = self._names(reply)
-        demo = False
-        for index, observation in enumerate(reply.observations):
-            values = observation.values
-            demo = demo or any(v.state & STATE_DEMO for v in values)
-            when = t
-            if observation.compound or any(v.physio_id in EPISODIC_CODES for v in values):
-                key = (observation.measured_at_raw, observation.measured_rel,
-                       tuple((v.physio_id, v.state, v.unit_code, v.raw_float) for v in values))
-                handle = (observation.context_id, observation.handle)
-                last_key, last_seen = self._episodic.get(handle, (None, None))
-                self._episodic[handle] = (key, t)
-                if last_key == key:
-                    continue  # the same measurement as last poll: not a new reading
-                # Absent from the previous reply, so not older than it (this also
-                # holds when the monitor's clock runs fast, as an emulator's may).
-                when = max(t - self._age(reply, observation), last_seen or -math.inf)
-                items += self._nibp_failed(values, when)
-            for position, value in enumerate(values):
-                items += self._reading(value, names[index, position], when, now)
-        if demo != self._demo:
-            self._demo = demo
-            items.append(self._event(t, demo_data=demo))
-        return items
-
-    @staticmethod
-    def _names(reply: PollReply) -> dict[tuple[int, int], tuple[str, float | None]]:
-        """(parameter, factor to its unit) by (observation, value) index; factor None:
-        kept under the device's name. Two codes for one canonical id in one reply:
-        the first in PRIORITY wins, the other keeps its device name."""
-        rank = {code: i for i, code in enumerate(PRIORITY)}
-        values = sorted(((o, p, v) for o, obs in enumerate(reply.observations)
-                         for p, v in enumerate(obs.values)),
-                        key=lambda entry: rank.get(entry[2].physio_id, len(rank)))
-        claimed: set[str] = set()
-        names: dict[tuple[int, int], tuple[str, float | None]] = {}
-        for o, p, value in values:
-            mapping = PHYSIO_MAP.get(value.physio_id)
-            factor = mapping.units.get(value.unit_code) if mapping else None
-            if mapping is not None and factor is not None and mapping.param not in claimed:
-                claimed.add(mapping.param)
-                names[o, p] = (mapping.param, factor)
-            else:
-                names[o, p] = (device_name(value.physio_id), None)
-        return names
-
-    def _reading(self, value: NumericValue, name: tuple[str, float | None], t: float,
-                 now: float | None) -> list[Item]:
-        param, factor = name
-        number, status = reading_status(value.state, value.value)
-        items: list[Item] = []
-        if factor is None:
-            unit = unit_text(value.unit_code)
-            if param not in self._announced:
-                self._announced.add(param)
-                items.append(self._event(t, DeviceEventKind.UNMAPPED_PARAMETER, name=param,
-                                         code=f"0x{value.physio_id:04X}", unit=unit,
-                                         unit_code=f"0x{value.unit_code:04X}"))
-        else:
-            unit = PARAMETERS[param].unit
-            if number is not None and factor != 1.0:
-                number = round(number * factor, 1)
-        items.append(Reading(t, param, number, unit, status, self.source, received_at=now))
-        return items
-
-    def _nibp_failed(self, values: tuple[NumericValue, ...], t: float) -> list[Item]:
-        cuff = [v for v in values if v.physio_id in NIBP_COMPONENTS]
-        if not cuff or any(reading_status(v.state, v.value)[0] is not None for v in cuff):
-            return []
-        if all(v.state & STATE_UNAVAILABLE for v in cuff):
-            return []  # no measurement yet is not a failed one
-        return [self._event(t, DeviceEventKind.NIBP_FAILED,
-                            states=sorted({n for v in cuff for n in state_names(v.state)}))]
+        return items + self._numerics.from_reply(reply, t, now)
 
 
 class IntelliVueAdapter(StreamAdapter):

@@ -41,7 +41,6 @@ from devices.protocols.intellivue_messages import (
     ATTR_ID_LABEL,
     ATTR_TIME_ABS,
     ATTR_TIME_REL,
-    ATTR_TIME_STAMP_ABS,
     CODE_NUMERICS,
     PARTITION_OBJECTS,
     ObservationSpec,
@@ -51,6 +50,7 @@ from devices.protocols.intellivue_messages import (
     mds_create,
     poll_reply,
 )
+from devices.protocols.intellivue_polls import ATTR_TIME_STAMP_ABS
 from devices.protocols.intellivue_session import (
     ABORT,
     CONNECT,

@@ -11,39 +11,31 @@ A data export message (the user data of a frame) is::
 Facts (PROTOCOLS.md): the MDS create event (invoke, confirmed event report,
 NOM_NOTI_MDS_CREAT 0x0D06), the host's event result and the single poll
 request, given byte for byte, fix the envelope and the event and poll
-request layouts built here. The poll *reply* layout past its action header
-is not in the facts: (U) it is taken as::
+request layouts built here. Poll replies, whose layout is not in the facts,
+are read by :mod:`devices.protocols.intellivue_polls`; :class:`MessageDecoder`
+is :func:`decode_data_export` reading them by template, the host's hot path.
 
-    ActionResult     managed object (class, context, handle: 3 x u16),
-                     action_type u16, length u16
-    PollMdibDataReply
-                     poll_number u16, [extended poll only: sequence_no u16,]
-                     rel_time u32 (1/8 ms), abs_time (8 BCD bytes),
-                     polled partition u16, code u16, polled_attr_grp u16,
-                     contexts: count u16, length u16, each
-                       context_id u16, observations: count u16, length u16, each
-                         handle u16, attribute list: count u16, length u16,
-                           each attribute id u16, length u16, value
-
-The decoder walks every list by its byte length, not its count, and skips
-attributes it does not know by their length, so extra attributes (labels,
-colours, time stamps of other kinds) do not disturb it. Numerics are
-attribute 0x0950 (NU_VAL_OBS) and 0x094B (compound, NIBP).
+Faults are named as a field-by-field reader would name them: ``message cut
+short at byte N`` at the first field that does not fit (see
+:func:`~devices.protocols.intellivue_polls.cut_short`).
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
 
-from devices.protocols.intellivue_codes import (
-    ATTR_NU_CMPD_VAL_OBS,
-    ATTR_NU_VAL_OBS,
-    MessageError,
-    NumericValue,
-    decode_abs_time,
-    decode_numeric_attribute,
+from devices.protocols.intellivue_codes import MessageError
+from devices.protocols.intellivue_polls import (
+    ACT_POLL_MDIB_DATA,
+    ACT_POLL_MDIB_DATA_EXT,
+    POLL_ACTIONS,
+    PollReply,
+    PollTemplate,
+    cut_short,
+    make_template,
+    read_poll_reply,
 )
 
 SESSION_ID = 0xE100
@@ -55,48 +47,24 @@ CMD_GET = 3
 CMD_CONFIRMED_ACTION = 7
 MOC_VMS_MDS = 0x0021
 NOTI_MDS_CREATE = 0x0D06
-ACT_POLL_MDIB_DATA = 0x0C16
-ACT_POLL_MDIB_DATA_EXT = 0xF13B
-POLL_ACTIONS = frozenset({ACT_POLL_MDIB_DATA, ACT_POLL_MDIB_DATA_EXT})
 PARTITION_OBJECTS = 1
 CODE_NUMERICS = 6           # NOM_MOC_VMO_METRIC_NU
 ATTR_ID_LABEL = 0x0924       # (U)
 ATTR_TIME_ABS = 0x0987       # (U)
 ATTR_TIME_REL = 0x098F       # (U)
-ATTR_TIME_STAMP_ABS = 0x0990  # (U) when an observation was measured
-ATTR_TIME_STAMP_REL = 0x0991  # (U)
 MDS = (MOC_VMS_MDS, 0, 0)   # (class, context, handle) of the monitor itself
 
-
-class _Cursor:
-    """Reads big-endian fields from `data[position:end]`; MessageError past the end."""
-
-    def __init__(self, data: bytes, position: int = 0, end: int | None = None) -> None:
-        self.data, self.position = data, position
-        self.end = len(data) if end is None else end
-
-    def take(self, size: int) -> bytes:
-        if size < 0 or self.position + size > self.end:
-            raise MessageError(f"message cut short at byte {self.position}")
-        chunk = self.data[self.position:self.position + size]
-        self.position += size
-        return chunk
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def u32(self) -> int:
-        return int.from_bytes(self.take(4), "big")
-
-    def sub(self, size: int) -> _Cursor:
-        """A cursor over the next `size` bytes, which this one skips."""
-        start = self.position
-        self.take(size)
-        return _Cursor(self.data, start, start + size)
-
-    @property
-    def remaining(self) -> int:
-        return self.end - self.position
+SESSION_PREFIX = SESSION_ID.to_bytes(2, "big")   # how a data export message begins
+#: Poll reply templates a MessageDecoder keeps, one per message size: a monitor
+#: needs one or two; the bound keeps a stream of odd replies from growing them.
+MAX_TEMPLATES = 16
+# Precompiled readers, named by the fields they take (all big-endian).
+_U16 = struct.Struct(">H").unpack_from
+_U16X2 = struct.Struct(">HH").unpack_from
+_U16X3 = struct.Struct(">HHH").unpack_from
+_ENVELOPE = struct.Struct(">HHHH").unpack_from     # session, context, ro_type, length
+_MOI_U32_U16 = struct.Struct(">HHHIH").unpack_from  # managed object, a u32, a u16
+_MOI_U32_U16X2 = struct.Struct(">HHHIHH").unpack_from
 
 
 # --- attribute lists ------------------------------------------------------------------
@@ -109,18 +77,18 @@ def split_attributes(raw: bytes) -> list[tuple[int, bytes]]:
     MessageError
         An attribute runs past the end.
     """
-    body = _Cursor(raw)
     attributes = []
-    while body.remaining:
-        ident, size = body.u16(), body.u16()
-        attributes.append((ident, body.take(size)))
+    position, end = 0, len(raw)
+    while position < end:
+        if position + 4 > end:
+            raise cut_short(position, end, 2, 2)
+        ident, size = _U16X2(raw, position)
+        position += 4
+        if position + size > end:
+            raise cut_short(position, end, size)
+        attributes.append((ident, raw[position:position + size]))
+        position += size
     return attributes
-
-
-def read_attribute_list(cursor: _Cursor) -> list[tuple[int, bytes]]:
-    """An attribute list (count u16, length u16, attributes), walked by its length."""
-    cursor.u16()  # count: the length is what bounds the walk
-    return split_attributes(cursor.take(cursor.u16()))
 
 
 def attribute_list(attributes: Iterable[tuple[int, bytes]]) -> bytes:
@@ -165,50 +133,6 @@ class PollRequest:
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One polled object: its numerics and, for episodic ones, when they were measured.
-
-    Attributes
-    ----------
-    measured_at_raw : bytes or None
-        The AbsoluteTime stamp of the measurement, as sent.
-    measured_rel : int or None
-        The RelativeTime stamp of the measurement (1/8 ms).
-    """
-
-    context_id: int
-    handle: int
-    values: tuple[NumericValue, ...]
-    compound: bool
-    measured_at_raw: bytes | None
-    measured_rel: int | None
-
-    def measured_at(self, zone: tzinfo = UTC) -> datetime | None:
-        return decode_abs_time(self.measured_at_raw, zone) if self.measured_at_raw else None
-
-
-@dataclass(frozen=True)
-class PollReply:
-    """The monitor's answer to a poll: what it polled, when, and the observations.
-
-    `problems` lists parts that could not be read (the rest still decoded).
-    """
-
-    invoke_id: int
-    action_type: int
-    poll_number: int
-    rel_time: int
-    abs_time_raw: bytes
-    partition: int
-    code: int
-    observations: tuple[Observation, ...]
-    problems: tuple[str, ...] = ()
-
-    def abs_time(self, zone: tzinfo = UTC) -> datetime | None:
-        return decode_abs_time(self.abs_time_raw, zone)
-
-
-@dataclass(frozen=True)
 class RemoteError:
     invoke_id: int
     error_value: int
@@ -227,7 +151,7 @@ DataExportMessage = EventReport | EventResult | PollRequest | PollReply | Remote
 
 
 def is_data_export(user_data: bytes) -> bool:
-    return user_data[:2] == SESSION_ID.to_bytes(2, "big")
+    return user_data[:2] == SESSION_PREFIX
 
 
 def decode_data_export(user_data: bytes) -> DataExportMessage:
@@ -238,91 +162,110 @@ def decode_data_export(user_data: bytes) -> DataExportMessage:
     MessageError
         Not a data export message, or lengths that do not add up.
     """
-    outer = _Cursor(user_data)
-    if outer.u16() != SESSION_ID:
+    data, size = user_data, len(user_data)
+    if size < 8:
+        if size >= 2 and _U16(data)[0] != SESSION_ID:
+            raise MessageError("not a data export message")
+        raise cut_short(0, size, 2, 2, 2, 2)
+    session, _context, ro_type, length = _ENVELOPE(data)
+    if session != SESSION_ID:
         raise MessageError("not a data export message")
-    outer.u16()  # presentation context
-    ro_type = outer.u16()
-    cursor = outer.sub(outer.u16())
+    position, end = 8, 8 + length
+    if end > size:
+        raise cut_short(position, size, length)
     if ro_type == ROLRS:
-        cursor.take(2)  # linked id: state, count
+        position += 2  # linked id: state, count
+        if position > end:
+            raise cut_short(8, end, 2)
     elif ro_type not in (ROIV, RORS, ROER):
         raise MessageError(f"unknown remote operation type {ro_type}")
-    invoke_id, command_type = cursor.u16(), cursor.u16()
-    body = cursor.sub(cursor.u16())
+    if position + 6 > end:
+        raise cut_short(position, end, 2, 2, 2)
+    invoke_id, command_type, length = _U16X3(data, position)
+    position += 6
+    if position + length > end:
+        raise cut_short(position, end, length)
+    end = position + length  # from here on, within the argument or result
     if ro_type == ROER:
         return RemoteError(invoke_id, command_type)
     if ro_type == ROIV and command_type in (CMD_EVENT_REPORT, CMD_CONFIRMED_EVENT_REPORT):
-        managed, event_time, event_type = _moi(body), body.u32(), body.u16()
-        info = body.take(body.u16())
-        return EventReport(invoke_id, command_type == CMD_CONFIRMED_EVENT_REPORT, managed,
-                           event_time, event_type, info)
+        if position + 14 > end:
+            raise cut_short(position, end, 2, 2, 2, 4, 2, 2)
+        klass, context, handle, event_time, event_type, length = _MOI_U32_U16X2(data, position)
+        position += 14
+        if position + length > end:
+            raise cut_short(position, end, length)
+        return EventReport(invoke_id, command_type == CMD_CONFIRMED_EVENT_REPORT,
+                           (klass, context, handle), event_time, event_type,
+                           data[position:position + length])
     if ro_type == RORS and command_type == CMD_CONFIRMED_EVENT_REPORT:
-        managed = _moi(body)
-        body.u32()  # current time
-        return EventResult(invoke_id, managed, body.u16())
+        if position + 12 > end:
+            raise cut_short(position, end, 2, 2, 2, 4, 2)
+        klass, context, handle, _current_time, event_type = _MOI_U32_U16(data, position)
+        return EventResult(invoke_id, (klass, context, handle), event_type)
     if ro_type == ROIV and command_type == CMD_CONFIRMED_ACTION:
-        _moi(body)
-        body.u32()  # scope
-        action = body.u16()
-        argument = body.sub(body.u16())
+        if position + 14 > end:
+            raise cut_short(position, end, 2, 2, 2, 4, 2, 2)
+        *_, action, length = _MOI_U32_U16X2(data, position)  # object, scope, action
+        position += 14
+        if position + length > end:
+            raise cut_short(position, end, length)
         if action in POLL_ACTIONS:
-            return PollRequest(invoke_id, action, argument.u16(), argument.u16(),
-                               argument.u16(), argument.u16())
+            end = position + length
+            if position + 8 > end:
+                raise cut_short(position, end, 2, 2, 2, 2)
+            return PollRequest(invoke_id, action, *_U16X2(data, position),
+                               *_U16X2(data, position + 4))
     if ro_type in (RORS, ROLRS) and command_type == CMD_CONFIRMED_ACTION:
-        _moi(body)
-        action = body.u16()
+        if position + 8 > end:
+            raise cut_short(position, end, 2, 2, 2, 2)
+        action = _U16(data, position + 6)[0]
         if action in POLL_ACTIONS:
-            return _poll_reply(invoke_id, action, body.sub(body.u16()))
+            position += 8
+            if position + 2 > end:
+                raise cut_short(position, end, 2)
+            length = _U16(data, position)[0]
+            position += 2
+            if position + length > end:
+                raise cut_short(position, end, length)
+            return read_poll_reply(data, invoke_id, action, position, position + length)
     return OtherRemote(ro_type, invoke_id, command_type)
 
 
-def _moi(cursor: _Cursor) -> tuple[int, int, int]:
-    return cursor.u16(), cursor.u16(), cursor.u16()
+class MessageDecoder:
+    """:func:`decode_data_export`, fast for poll replies laid out as one seen before.
 
+    A poll reply decoded without problems becomes the template for messages
+    of its size (see :mod:`devices.protocols.intellivue_polls`). One per
+    stream (the host keeps one), as a :class:`FrameDecoder` is.
+    """
 
-def _poll_reply(invoke_id: int, action: int, cursor: _Cursor) -> PollReply:
-    poll_number = cursor.u16()
-    if action == ACT_POLL_MDIB_DATA_EXT:
-        cursor.u16()  # sequence number of a multi-part reply
-    rel_time, abs_raw = cursor.u32(), cursor.take(8)
-    partition, code = cursor.u16(), cursor.u16()
-    cursor.u16()  # attribute group
-    observations: list[Observation] = []
-    problems: list[str] = []
-    try:
-        cursor.u16()  # context count
-        contexts = cursor.sub(min(cursor.u16(), cursor.remaining))
-        while contexts.remaining:
-            context_id = contexts.u16()
-            contexts.u16()  # observation count
-            polls = contexts.sub(contexts.u16())
-            while polls.remaining:
-                observations.append(_observation(context_id, polls, problems))
-    except MessageError as exc:
-        problems.append(str(exc))  # what came before the fault still counts
-    return PollReply(invoke_id, action, poll_number, rel_time, abs_raw, partition, code,
-                     tuple(observations), tuple(problems))
+    def __init__(self) -> None:
+        self._templates: dict[int, PollTemplate] = {}
 
+    def match(self, user_data: bytes) -> PollTemplate | None:
+        """The template `user_data` fits, if any: then :func:`decode_data_export`
+        would return ``template.reply(template.fields(user_data))``."""
+        template = self._templates.get(len(user_data))
+        # One C-level pass: the message as a big integer, masked to its steering bytes.
+        if (template is not None
+                and int.from_bytes(user_data, "big") & template.steering == template.expected):
+            return template
+        return None
 
-def _observation(context_id: int, cursor: _Cursor, problems: list[str]) -> Observation:
-    handle = cursor.u16()
-    values: list[NumericValue] = []
-    compound = False
-    stamp_abs = stamp_rel = None
-    for ident, value in read_attribute_list(cursor):
-        if ident in (ATTR_NU_VAL_OBS, ATTR_NU_CMPD_VAL_OBS):
-            try:
-                values += decode_numeric_attribute(ident, value)
-            except MessageError as exc:   # this attribute only; its neighbours are fine
-                problems.append(f"handle {handle}: {exc}")
-                continue
-            compound = compound or ident == ATTR_NU_CMPD_VAL_OBS
-        elif ident == ATTR_TIME_STAMP_ABS and len(value) == 8:
-            stamp_abs = value
-        elif ident == ATTR_TIME_STAMP_REL and len(value) == 4:
-            stamp_rel = int.from_bytes(value, "big")
-    return Observation(context_id, handle, tuple(values), compound, stamp_abs, stamp_rel)
+    def decode(self, user_data: bytes) -> DataExportMessage:
+        """Exactly what :func:`decode_data_export` returns, or raises, for `user_data`."""
+        template = self.match(user_data)
+        if template is not None:
+            return template.reply(template.fields(user_data))
+        message = decode_data_export(user_data)
+        if type(message) is PollReply and not message.problems:
+            if len(self._templates) >= MAX_TEMPLATES:
+                self._templates.clear()
+            linked = _U16(user_data, 4)[0] == ROLRS   # a linked id before the invoke id
+            self._templates[len(user_data)] = make_template(user_data, message,
+                                                            10 if linked else 8)
+        return message
 
 
 # --- building ---------------------------------------------------------------------------
