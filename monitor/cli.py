@@ -363,20 +363,22 @@ def _import_capture(file: Path, db: Path, chair: str, protocol: str,
 @main.command()
 @click.argument("session")
 @_db_option(must_exist=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), required=True,
-              help="csv: the long format (round-trips with import); json: the whole session.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "html"]), required=True,
+              help="csv: the long format (round-trips with import); json: the whole session; "
+                   "html: a printable report (one self-contained file).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of standard output.")
 def export(session: str, db: Path, fmt: str, output: Path | None) -> None:
-    """Write a session (an id, or 'latest') as CSV or JSON."""
+    """Write a session (an id, or 'latest') as CSV, JSON or an HTML report."""
     from monitor.export import export_csv, export_json
+    from monitor.review import export_html
     from monitor.store import Store
 
     if not db.exists():
         fail(f"{db}: no such database")
     with expected_failures(), Store(db) as store:
         record = store.session(session)
-        writer = export_csv if fmt == "csv" else export_json
+        writer = {"csv": export_csv, "json": export_json, "html": export_html}[fmt]
         if output is None:
             writer(store, record.id, sys.stdout)
         else:

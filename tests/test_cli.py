@@ -53,6 +53,10 @@ def test_record_a_simulated_session_then_list_and_export_it(db_path: Path, tmp_p
     assert kinds[0] == "device_connected" and "infusion_start" in kinds
     assert doc["session"]["ended_at"] is not None
 
+    report = cli("export", "1", "--db", str(db_path), "--format", "html")
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("<!DOCTYPE html>") and "SIMULATED" in report.stdout
+
     out = tmp_path / "s.csv"
     as_csv = cli("export", "1", "--db", str(db_path), "--format", "csv", "-o", str(out))
     assert as_csv.returncode == 0, as_csv.stderr

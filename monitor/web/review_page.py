@@ -14,12 +14,14 @@ from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_upda
 from plotly.subplots import make_subplots
 
 from devices.vocabulary import PARAMETERS
+from monitor.review import summarize
 from monitor.rules import AlarmChange
 from monitor.rules.profile import ProfileError, load_profile, merge, profile_from_table
 from monitor.store import SessionRecord, Store
 from monitor.web import timeline, views
 from monitor.web.chart import DARK, DARK_AXIS
 from monitor.web.live import PANELS, SOURCE_LABELS, format_age
+from monitor.web.review_summary import summary_panel
 
 SPEEDS = [1, 5, 10, 30, 60]
 LANE = {"low": 1, "medium": 2, "high": 3}
@@ -56,7 +58,8 @@ def layout(store: Store, session_id: int | None) -> Any:
                        html.A("Report", href=f"/export/{session_id}.html", target="_blank")],
                       className="review-exports"),
         ], className="review-head"),
-        html.Div(id="review-summary", className="panel", **views.testid("review-summary")),
+        html.Div(summary_panel(summarize(store, session_id)), id="review-summary",
+                 className="panel", **views.testid("review-summary")),
         html.Div(dcc.Graph(id="review-graph", figure=figure, config={"displaylogo": False}),
                  **views.testid("review-graph")),
         html.Div([
