@@ -157,3 +157,25 @@ def test_a_database_that_is_not_sqlite_or_is_locked_is_left_intact(
         holder.close()
     listing = cli("sessions", "--db", str(db_path))
     assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 2  # header + 1
+
+
+def test_replay_imports_then_serves_the_review(tmp_path: Path) -> None:
+    import urllib.request
+
+    from tests.conftest import free_port, wait_for_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "replay", str(SAMPLE_DATA / "typical-session.csv"),
+         "--db", str(tmp_path / "replay.db"), "--port", str(port), "--speed", "30"],
+        cwd=SAMPLE_DATA.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, process)
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/review/1").status == 200
+        report = urllib.request.urlopen(f"http://127.0.0.1:{port}/export/1.html").read()
+        assert b"IMPORTED" in report.upper()
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=20)
+    assert out.startswith("session 1: 24030 readings")
+    assert "/review/1?speed=30" in out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
@@ -64,8 +65,8 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         html.Div(id="page"),
     ])
 
-    @app.callback(Output("page", "children"), Input("url", "pathname"))
-    def route(pathname: str | None) -> Any:
+    @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
+    def route(pathname: str | None, search: str | None) -> Any:
         store = reader.get()
         parts = [p for p in (pathname or "/").split("/") if p]
         if len(parts) == 2 and parts[0] in ("chair", "session"):
@@ -73,7 +74,8 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         if parts == ["sessions"]:
             return sessions_page.layout(store)
         if len(parts) == 2 and parts[0] == "review":
-            return review_page.layout(store, _int(parts[1]))
+            speed = parse_qs((search or "").lstrip("?")).get("speed", ["10"])[0]
+            return review_page.layout(store, _int(parts[1]), speed=_int(speed) or 10)
         return overview_page.layout(store, interval_ms)
 
     # Who is acting: typed once, kept in this browser, sent with every command.

@@ -31,7 +31,7 @@ ALARM_ROW = len(PANELS) + 1
 PLAYBACK_TICK_MS = 500
 
 
-def layout(store: Store, session_id: int | None) -> Any:
+def layout(store: Store, session_id: int | None, *, speed: int = 10) -> Any:
     if session_id is None:
         return html.Div("No such session.", className="empty")
     try:
@@ -66,7 +66,8 @@ def layout(store: Store, session_id: int | None) -> Any:
             html.Button("Play", id="review-play", n_clicks=0, **views.testid("review-play")),
             dcc.Dropdown(id="review-speed", options=[{"label": f"{s}x", "value": s}
                                                       for s in SPEEDS],
-                         value=10, clearable=False, className="review-speed"),
+                         value=speed if speed in SPEEDS else 10, clearable=False,
+                         className="review-speed"),
             # Whole seconds, but no more than ~2000 steps: a slider draws its steps.
             html.Div(dcc.Slider(id="review-scrub", min=0, max=duration,
                                 step=max(1, duration // 2000), value=0, marks=None,
