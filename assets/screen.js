@@ -43,12 +43,25 @@
     return "after infusion " + formatClock(now - phase.since);
   }
 
+  // No answer from the server for this long (ms) and the screen says so,
+  // rather than go on showing numbers whose ages have stopped moving.
+  var LOST_AFTER_MS = 4000;
+
   var screen = {
     model: {},
     staleAfter: 10,
+    storeStatus: { ok: true },
+    lastDelta: Date.now(),
+    lost: false,
 
     apply: function (delta) {
       if (!delta || !delta.chairs) return;
+      screen.lastDelta = Date.now();
+      if (screen.lost) {
+        screen.lost = false;
+        document.body.classList.remove("connection-lost");
+      }
+      if (delta.store) screen.storeStatus = delta.store;
       if (delta.stale_after) screen.staleAfter = delta.stale_after;
       if (delta.full) screen.model = {};
       Object.keys(delta.chairs).forEach(function (chair) {
@@ -175,10 +188,29 @@
       }
     },
 
+    checkConnection: function () {
+      var lost = Date.now() - screen.lastDelta > LOST_AFTER_MS;
+      if (lost === screen.lost) return;
+      screen.lost = lost;
+      document.body.classList.toggle("connection-lost", lost);
+      screen.drawBanner();
+    },
+
     drawBanner: function () {
       var banner = document.getElementById("safety-banner");
       if (!banner) return;
       var notes = [];
+      if (screen.lost) {
+        notes.push("NO CONNECTION TO THE SERVER: the numbers below are not current; " +
+                   "reconnecting");
+      }
+      var st = screen.storeStatus;
+      if (st && st.ok === false) {
+        var since = st.since ? new Date(st.since * 1000).toLocaleTimeString() : "?";
+        notes.push("STORE NOT WRITING since " + since + ": " + (st.held || 0) +
+                   " readings held in memory" + (st.dropped ? ", " + st.dropped + " lost" : "") +
+                   " (" + (st.error || "unknown error") + ")");
+      }
       Object.keys(screen.model).sort().forEach(function (chair) {
         var s = screen.model[chair].status;
         if (s.paused_s > 0) notes.push("Chair " + chair + ": sound paused " +
@@ -193,6 +225,7 @@
   };
 
   window.infusionScreen = screen;
+  setInterval(screen.checkConnection, 1000);
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     screen: {
       apply: function (delta) {

@@ -187,6 +187,12 @@ class Emulator:
         self.thread.start()
         return self
 
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self._stop.set()
         if self.thread is not None:

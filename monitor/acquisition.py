@@ -19,6 +19,7 @@ from typing import Protocol
 from devices.adapter import Adapter, RecordingFinished
 from devices.vocabulary import DeviceEvent, DeviceEventKind, Item, Reading
 from monitor.chair_commands import CommandDesk, SessionRequest
+from monitor.resume import engine_for, take_up
 from monitor.rules import AuditEntry, Output, Profile, RulesEngine, load_profile
 from monitor.store import StoreWriter
 
@@ -82,6 +83,9 @@ class ChairWorker(threading.Thread):
         Called when the adapter's recording finishes; a returned adapter
         starts a new session on the same chair (the demo's next patient).
         Without it the session ends and the worker stops.
+    resume : bool
+        Go on with the chair's session if a dead recorder left it open (see
+        monitor/resume.py).
     profile : Profile, optional
         The alarm profile (default the shipped ketamine-adult).
     rules_factory : callable, optional
@@ -100,6 +104,7 @@ class ChairWorker(threading.Thread):
         rules_factory: Callable[[], RulesHook] | None = None,
         silence_timeout: float = 10.0, read_timeout: float = 0.5,
         backoff: Backoff | None = None, profile: Profile | None = None,
+        resume: bool = True,
     ) -> None:
         super().__init__(name=f"chair-{chair}", daemon=True)
         self.chair = chair
@@ -107,6 +112,7 @@ class ChairWorker(threading.Thread):
         self.writer = writer
         self.next_adapter = next_adapter
         self.profile = profile or load_profile()
+        self.resume = resume
         self.rules_factory = rules_factory or (lambda: RulesEngine(self.profile))
         # A protocol that sends every second knows its silence sooner.
         self.silence_timeout = getattr(adapter, "silence_timeout", None) or silence_timeout
@@ -115,6 +121,7 @@ class ChairWorker(threading.Thread):
         self.stats = ChairStats()
         self.session_id: int | None = None
         self._rules: RulesHook = self.rules_factory()
+        self._store_failing = False
         self._next_status = 0.0
         self._stop_requested = threading.Event()
         self.finished = threading.Event()
@@ -165,17 +172,31 @@ class ChairWorker(threading.Thread):
         if request is not None and request.profile is not None:
             self.profile = request.profile
             self.rules_factory = lambda: RulesEngine(self.profile)
-        started = now if request is not None else min(now, adapter.session_start())
-        session_id = self.writer.call(lambda store: store.create_session(
-            chair=self.chair, device=adapter.spec.text, source_kind=adapter.source_kind,
-            started_at=started, profile=self.profile.name,
-            clock=(adapter.clock.speed, wall, now),
-            patient_ref=request.patient_ref if request else None,
-            weight_kg=request.weight_kg if request else None))
+        clock = (adapter.clock.speed, wall, now)
+        resumed = None
+        if request is None and self.resume:
+            # A recorder that died left this chair's session open: go on with it.
+            resumed = self.writer.call(lambda store: take_up(
+                store, chair=self.chair, device=adapter.spec.text,
+                source_kind=adapter.source_kind, now=now, clock=clock))
+        if resumed is not None:
+            session_id = resumed.session.id
+            self._rules = self.writer.call(lambda store: engine_for(store, resumed,
+                                                                    self.profile))
+            log.warning("chair %s: resumed session %d after %.0f s without recording",
+                        self.chair, session_id, resumed.gap_s)
+        else:
+            started = now if request is not None else min(now, adapter.session_start())
+            session_id = self.writer.call(lambda store: store.create_session(
+                chair=self.chair, device=adapter.spec.text, source_kind=adapter.source_kind,
+                started_at=started, profile=self.profile.name, clock=clock,
+                patient_ref=request.patient_ref if request else None,
+                weight_kg=request.weight_kg if request else None))
+            self._rules = self.rules_factory()
+            self.writer.set_profile(session_id, self.profile.name, dict(self.profile.raw))
         self.session_id = session_id
+        self._store_failing = False  # a new engine: it has not heard
         self.stats.sessions.append(session_id)
-        self._rules = self.rules_factory()
-        self.writer.set_profile(session_id, self.profile.name, dict(self.profile.raw))
         if request is not None and request.new:
             self.writer.add_outputs(session_id, [AuditEntry(now, request.user, "new_session", {
                 "weight_kg": request.weight_kg, "profile": self.profile.name})])
@@ -231,6 +252,11 @@ class ChairWorker(threading.Thread):
         self.writer.add_readings(session_id, readings)
         self.stats.readings += len(readings)
         self.writer.add_outputs(session_id, self._rules.process(items, now))
+        failing = self.writer.health.failing_since is not None
+        if failing != self._store_failing and hasattr(self._rules, "store_health"):
+            self._store_failing = failing
+            self.writer.add_outputs(session_id, self._rules.store_health(
+                failing, now, self.writer.health.error))
 
     def _report_status(self, session_id: int, adapter: Adapter, now: float, *,
                        force: bool = False) -> None:
@@ -241,6 +267,11 @@ class ChairWorker(threading.Thread):
         status = {**adapter.status(), "reconnects": self.stats.reconnects,
                   "failures": self.stats.failures}
         self.writer.set_device_status(session_id, now, status)
+        # Re-anchor the session's clock for other processes: if the system
+        # clock steps, screens read the right "now" again within a few seconds
+        # (our own clocks run on time.monotonic and never stepped).
+        wall, clock_now = adapter.clock.wall_anchor()
+        self.writer.set_clock(session_id, adapter.clock.speed, wall, clock_now)
 
     def emit(self, session_id: int, event: DeviceEvent) -> None:
         self.writer.add_event(session_id, event)

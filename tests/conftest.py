@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,17 @@ def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 30
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listening on port {port} after {timeout} s")
+
+
+def until(check: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    """Poll `check` until it returns something true (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what or check}")
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devices.emulator import Emulator
-from tests.conftest import REPO, free_port, wait_for_port
+from tests.conftest import REPO, free_port, until, wait_for_port
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,6 @@ def stop(*processes: subprocess.Popen[str] | None) -> None:
             process.terminate()
             process.wait(20)
 
-
-def until(check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what or check}")
 
 
 def sign_in(page: Any, name: str) -> None:
@@ -63,7 +54,7 @@ def test_high_alarm_colour_sound_acknowledge_and_pause(browser: Any,
     page.goto(hypertensive_demo)
     tile = page.locator('[data-testid="chair-1"]')
     tile.wait_for(timeout=30_000)
-    until(lambda: tile.get_attribute("data-alarm-priority") == "high", what="a high alarm")
+    until(lambda: tile.get_attribute("data-alarm-priority") == "high", 60, "a high alarm")
     # Red, and said in words: colour is never the only cue.
     assert tile.evaluate("t => getComputedStyle(t).borderTopColor") == "rgb(255, 26, 26)"
     assert "HIGH" in page.locator('[data-testid="alarms-1"]').inner_text()

@@ -118,8 +118,10 @@ class IllegalTransition(ValueError):
 class AlarmBook:
     """All alarms of a session, keyed by rule while their condition lasts."""
 
-    def __init__(self, latching: dict[Priority, bool]) -> None:
+    def __init__(self, latching: dict[Priority, bool], first_number: int = 1) -> None:
         self.latching = latching
+        # A resumed session goes on numbering after the alarms it already has.
+        self.first_number = first_number
         self.alarms: list[Alarm] = []
         self.by_rule: dict[str, Alarm] = {}   # rule -> its current (not ended) alarm
         self.out: list[Output] = []            # changes since the caller last took them
@@ -150,8 +152,8 @@ class AlarmBook:
         """The condition of `rule` holds now; returns the alarm if it started or got worse."""
         alarm = self.by_rule.get(rule)
         if alarm is None:
-            alarm = Alarm(len(self.alarms) + 1, rule, param, kind, priority, time, value,
-                          limit, message)
+            alarm = Alarm(self.first_number + len(self.alarms), rule, param, kind, priority,
+                          time, value, limit, message)
             self.alarms.append(alarm)
             self.by_rule[rule] = alarm
             self.out.append(AlarmChange(alarm.number, rule, param, kind, priority,
@@ -187,9 +189,11 @@ class AlarmBook:
     # -- operators --------------------------------------------------------------------
 
     def get(self, number: int) -> Alarm:
-        if not 1 <= number <= len(self.alarms):
-            raise IllegalTransition(f"no alarm {number} in this session")
-        return self.alarms[number - 1]
+        index = number - self.first_number
+        if not 0 <= index < len(self.alarms):
+            raise IllegalTransition(f"no alarm {number} in this session (or not since the "
+                                    "recorder last started)")
+        return self.alarms[index]
 
     def acknowledge(self, number: int, user: str, time: float) -> None:
         alarm = self.get(number)

@@ -64,11 +64,14 @@ class RulesEngine:
     baseline : mapping, optional
         A baseline already known (a resumed session, a replay under another
         profile); otherwise captured at the infusion start or on request.
+    first_alarm_number : int
+        Where alarm numbers start (a resumed session continues its own).
     """
 
-    def __init__(self, profile: Profile, *, baseline: Mapping[str, float] | None = None) -> None:
+    def __init__(self, profile: Profile, *, baseline: Mapping[str, float] | None = None,
+                 first_alarm_number: int = 1) -> None:
         self.profile = profile
-        self.book = AlarmBook(profile.latching)
+        self.book = AlarmBook(profile.latching, first_alarm_number)
         self.baseline: dict[str, float] = dict(baseline or {})
         self._window: BaselineWindow | None = (
             None if self.baseline else BaselineWindow(profile.baseline_window_s))
@@ -291,6 +294,37 @@ class RulesEngine:
                               kind=AlarmKind.TECHNICAL, param=None, value=None, limit=None,
                               message="infusion started over the pre-treatment gate: "
                                       + "; ".join(gate.reasons))
+
+    def restore(self, infusion_events: Sequence[DeviceEvent], *,
+                gate_overridden_by: str | None, last_nibp: float | None) -> None:
+        """Set the session state a record holds, raising nothing (a resumed session).
+
+        The infusion's phase and the NIBP schedule come from the infusion
+        events, in order; the baseline was given to the constructor.
+        """
+        for event in infusion_events:
+            if event.kind == DeviceEventKind.INFUSION_START:
+                self.infusion_start, self.infusion_end = event.time, None
+                self.schedule.start_infusion(event.time)
+            elif event.kind == DeviceEventKind.INFUSION_STOP:
+                self.stop_infusion(event.time)
+        self.gate_overridden_by = gate_overridden_by
+        if last_nibp is not None:
+            self.schedule.measured(last_nibp)
+
+    def store_health(self, failing: bool, now: float, error: str = "") -> list[Output]:
+        """The recorder could not (or can again) write the store: a technical alarm.
+
+        Its changes are held with the readings and reach the alarm log once
+        the store takes writes again, with the true onset and end.
+        """
+        if failing:
+            self.book.present("store.write_failed", now, priority=Priority.MEDIUM,
+                              kind=AlarmKind.TECHNICAL, param=None, value=None, limit=None,
+                              message=f"recording store failing: {error}"[:200])
+        else:
+            self.book.absent("store.write_failed", now)
+        return self._take()
 
     def stop_infusion(self, t: float) -> None:
         self.infusion_end = t

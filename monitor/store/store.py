@@ -135,6 +135,14 @@ class Store(ReadingQueries):
                             (session_id,)).fetchone()
         return None if row is None or row[0] is None else json.loads(row[0])
 
+    def set_clock(self, session_id: int, speed: float, wall: float, session_now: float) -> None:
+        """Anchor the session's clock: at wall time `wall` it read `session_now`."""
+        with self.transaction():
+            self._execute("UPDATE sessions SET clock_speed = ?, clock_wall = ?, "
+                          "clock_session = ? WHERE id = ?",
+                          (speed if np.isfinite(speed) else 1.0, to_ms(wall), to_ms(session_now),
+                           session_id))
+
     def set_audio_pause(self, session_id: int, until: float | None) -> None:
         """Until when (session clock) the chair's sound is paused; None: not paused."""
         with self.transaction():

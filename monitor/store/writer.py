@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,10 +22,15 @@ from devices.vocabulary import DeviceEvent, Reading
 from monitor.rules.alarms import Output
 from monitor.store.alarm_log import record_outputs
 from monitor.store.commands import finish
+from monitor.store.health import StoreHealth, write_health
 from monitor.store.schema import StoreError
 from monitor.store.store import Store
 
 log = logging.getLogger(__name__)
+
+# Readings kept in memory while the store cannot be written (disk full,
+# read-only): about 12 chairs x 5 parameters x 1 Hz for 9 hours.
+MAX_HELD_READINGS = 2_000_000
 
 T = TypeVar("T")
 
@@ -43,10 +49,14 @@ class StoreWriter:
         Seconds between commits while there is something to commit.
     """
 
-    def __init__(self, path: str | Path, commit_interval: float = 0.5) -> None:
+    def __init__(self, path: str | Path, commit_interval: float = 0.5,
+                 max_held_readings: int = MAX_HELD_READINGS) -> None:
         self.commit_interval = commit_interval
+        self.max_held_readings = max_held_readings
         self._store = Store(path)
         self.path = self._store.path
+        self.health = StoreHealth()
+        write_health(self.path, self.health)
         self._queue: queue.Queue[Any] = queue.Queue()
         self.committed_readings = 0
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -74,6 +84,10 @@ class StoreWriter:
     def set_profile(self, session_id: int, name: str, table: dict[str, object]) -> None:
         """Record the alarm profile now in force for a session."""
         self._queue.put(("profile", session_id, (name, table)))
+
+    def set_clock(self, session_id: int, speed: float, wall: float, session_now: float) -> None:
+        """A fresh anchor of the session's clock (see SessionRecord.clock_now)."""
+        self._queue.put(("clock", session_id, (speed, wall, session_now)))
 
     def finish_command(self, command_id: int, *, refused: str | None = None) -> None:
         """Mark an operator's command done (or refused, with the reason)."""
@@ -134,6 +148,8 @@ class StoreWriter:
                 readings.setdefault(session_id, []).extend(payload)
         try:
             with store.transaction():
+                if self.health.failing_since is not None:
+                    self._record_outage(store, readings)
                 for session_id, batch in readings.items():
                     store.add_readings(session_id, batch)
                 for kind, session_id, payload in pending:
@@ -148,13 +164,50 @@ class StoreWriter:
                         finish(store, session_id, refused=payload)
                     elif kind == "profile":
                         store.set_profile(session_id, *payload)
-        except StoreError as exc:
-            # Keep the data and try again next beat (the disk may come back);
-            # the hardening issue bounds this and raises a technical alarm.
-            log.error("store write failed, %d batches held in memory: %s", len(pending), exc)
-            return pending
+                    elif kind == "clock":
+                        store.set_clock(session_id, *payload)
+        except (StoreError, sqlite3.Error) as exc:
+            # Keep the data and try again next beat (the disk may come back),
+            # up to a bound; say so where every screen can see it.
+            return self._hold(pending, exc)
         self.committed_readings += sum(len(p[2]) for p in pending if p[0] == "readings")
+        if self.health.failing_since is not None:
+            log.warning("store writing again; %d readings held were written",
+                        self.health.held)
+            self.health = StoreHealth()
+            write_health(self.path, self.health)
         return []
+
+    def _hold(self, pending: list[Any], exc: BaseException) -> list[Any]:
+        health = self.health
+        now = time.time()
+        if health.failing_since is None:
+            health.failing_since = now
+            log.error("store write failed; holding readings in memory: %s", exc)
+        health.error = str(exc)
+        held = sum(len(p[2]) for p in pending if p[0] == "readings")
+        # Beyond the bound the oldest readings go, counted, so the newest stay.
+        while held > self.max_held_readings:
+            index = next(i for i, p in enumerate(pending) if p[0] == "readings")
+            dropped = pending.pop(index)
+            held -= len(dropped[2])
+            health.dropped += len(dropped[2])
+        health.held = held
+        if now >= health.next_report:
+            health.next_report = now + 5.0
+            write_health(self.path, health)
+            if health.dropped:
+                log.error("store still failing: %d readings held, %d dropped", held,
+                          health.dropped)
+        return pending
+
+    def _record_outage(self, store: Store, readings: dict[int, list[Reading]]) -> None:
+        """Once writing again: each affected session gets an event saying what happened."""
+        health = self.health
+        for session_id in readings:
+            store.add_event(session_id, time.time(), "store_write_failed", "recorder", {
+                "since": health.failing_since, "until": time.time(), "error": health.error,
+                "held": health.held, "dropped": health.dropped})
 
     def _run_call(self, fn: Callable[[Store], Any], future: Future[Any]) -> None:
         try:

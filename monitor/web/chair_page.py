@@ -33,6 +33,7 @@ from monitor.web.screen import (
     current_alarms,
     numeric_json,
     phase_of,
+    store_status,
 )
 
 MAX_POINTS_PER_TRACE = 20000
@@ -249,7 +250,7 @@ def register(app: Dash, reader: Any) -> None:
             "numerics": {p: numeric_json(p, v.value, v.time, v.status)
                          for p, v in latest.items()},
             "alarms": [alarm_json(a) for a in alarms],
-            "phase": phase_of(store, session.id)}}}
+            "phase": phase_of(store, session.id)}}, "store": store_status(store)}
         now_versions = chair_state.Versions.of(store, session.id)
         panel: Any = no_update
         if now_versions.alarms != versions.get("alarms") or session.audio_paused_until:

@@ -18,6 +18,7 @@ from typing import Any
 from devices.vocabulary import PARAMETERS, SourceKind, Status
 from monitor.store import SessionRecord, Store
 from monitor.store.alarm_log import StoredAlarm, session_alarms
+from monitor.store.health import read_health
 from monitor.web.live import PRIORITY_RANK, SOURCE_LABELS, STALE_AFTER_S, format_value
 
 # Infusion phase from session events, in order of arrival.
@@ -155,7 +156,8 @@ def overview_delta(store: Store, cursor: Cursor, wall_now: float | None = None,
     if redraw:
         for session in sessions:
             chairs[session.chair] = chair_full(store, session, wall_now)
-        return {"chairs": chairs, "stale_after": STALE_AFTER_S}, top, True
+        return {"chairs": chairs, "stale_after": STALE_AFTER_S,
+                "store": store_status(store)}, top, True
     by_session = {s.id: s for s in sessions}
     numerics = _new_numerics(store, cursor.readings, top.readings, by_session)
     changed_alarms = _sessions_touched(store, "alarm_transitions", cursor.transitions,
@@ -172,7 +174,18 @@ def overview_delta(store: Store, cursor: Cursor, wall_now: float | None = None,
         if session.id in changed_events:
             chair["phase"] = phase_of(store, session.id)
         chairs[session.chair] = chair
-    return {"chairs": chairs, "stale_after": STALE_AFTER_S}, top, False
+    return {"chairs": chairs, "stale_after": STALE_AFTER_S,
+            "store": store_status(store)}, top, False
+
+
+def store_status(store: Store) -> dict[str, Any]:
+    """Whether the recorder can write this store (from its status file)."""
+    health = read_health(store.path)
+    if health is None or health.get("ok", True):
+        return {"ok": True}
+    return {"ok": False, "since": health.get("failing_since"), "held": health.get("held", 0),
+            "dropped": health.get("dropped", 0), "error": health.get("error", ""),
+            "updated": health.get("updated")}
 
 
 def _new_numerics(store: Store, after: int, upto: int, sessions: dict[int, SessionRecord],
