@@ -10,7 +10,6 @@ checks that it still is.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import re
 import warnings
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import monitor.cli
 from devices.csv_format import RecordingError, format_time_ms
 from devices.foreign import VSCAPTURE_DATEX, canonical_unit, future_dates_note
 from devices.table import ReadingTable
@@ -435,11 +433,6 @@ def test_the_vscapture_export_through_the_command_line(db_path: Path) -> None:
 
 # The import command reads WFDB once it calls monitor.importer.read_file (cli.py is not
 # this module's to change; see the report of the foreign-recordings issue).
-CLI_READS_WFDB = "read_file" in inspect.getsource(monitor.cli)
-
-
-@pytest.mark.xfail(not CLI_READS_WFDB, strict=True,
-                   reason="cli.py's import does not call monitor.importer.read_file yet")
 def test_a_wfdb_record_through_the_command_line(db_path: Path, tmp_path: Path) -> None:
     imported = cli("import", str(NUMERICS), "--db", str(db_path))
     assert imported.returncode == 0, imported.stderr
