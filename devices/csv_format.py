@@ -40,6 +40,7 @@ from devices.csv_values import (
     compact,
     out_of_order,
     parse_numbers,
+    spreadsheet_safe,
     text_codes,
 )
 from devices.table import Coded, ReadingTable
@@ -329,6 +330,7 @@ def _format_values(values: np.ndarray) -> pa.Array:
 
 
 def _quoted(name: str) -> str:
+    name = spreadsheet_safe(name)
     if any(ch in name for ch in ',"\r\n'):
         return '"' + name.replace('"', '""') + '"'
     return name

@@ -91,11 +91,33 @@ def _parse_numbers_cell_by_cell(column: pa.Array, decimal_comma: bool
     return values, bad
 
 
+# A cell starting with one of these is run as a formula by spreadsheets
+# (CSV injection); the quote is our own escape, so it is escaped too.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet runs as a formula: a leading ' if needed.
+
+    :func:`from_spreadsheet_safe` undoes it, so our files read back exactly.
+    Numbers are written as numbers and never pass through here.
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def from_spreadsheet_safe(text: str) -> str:
+    """Undo :func:`spreadsheet_safe` (a cell that never needed it is returned as is)."""
+    if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def text_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """A column of names as (int32 codes, names); code -1 for an empty cell.
 
-    Names are stripped of surrounding spaces; names equal after stripping
-    share a code. Every name returned is used by some row.
+    Names are stripped of surrounding spaces and of the quote that kept them
+    from being read as spreadsheet formulas; names equal after that share a
+    code. Every name returned is used by some row.
     """
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
@@ -106,7 +128,8 @@ def text_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str
     # Each chunk has its own dictionary (a handful of words): map it onto one
     # list of names, then translate the chunk's indices in a single pass.
     for chunk in chunks:
-        remap = np.array([names.setdefault(name.strip(), len(names)) if name.strip() else -1
+        remap = np.array([names.setdefault(from_spreadsheet_safe(name.strip()), len(names))
+                          if name.strip() else -1
                           for name in chunk.dictionary.to_pylist()] + [-1], dtype=np.int32)
         indices = chunk.indices
         if indices.null_count:
