@@ -18,6 +18,12 @@
     return root.querySelector('[data-testid="' + id + '"]');
   }
 
+  // Chair names come from the clinic's configuration: quote them as data.
+  function attr(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;")
+      .replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
   function formatAge(seconds) {
     seconds = Math.max(0, seconds);
     if (seconds < 120) return Math.round(seconds) + " s";
@@ -53,6 +59,7 @@
     storeStatus: { ok: true },
     lastDelta: Date.now(),
     lost: false,
+    signedOut: false,
 
     apply: function (delta) {
       if (!delta || !delta.chairs) return;
@@ -174,7 +181,7 @@
       var html = model.alarms.map(function (a) {
         var state = a.state === "active" ? "" : " (" + a.state + ")";
         return '<li class="alarm alarm-' + a.priority + " alarm-" + a.state +
-          '" data-testid="alarm-' + chair + "-" + a.n + '" data-priority="' + a.priority +
+          '" data-testid="alarm-' + attr(chair) + "-" + a.n + '" data-priority="' + a.priority +
           '" data-state="' + a.state + '"><span class="alarm-priority">' +
           a.priority.toUpperCase() + '</span><span class="alarm-message"></span>' +
           '<span class="alarm-age">' + formatAge(now - a.onset) + state + "</span></li>";
@@ -190,8 +197,22 @@
 
     checkConnection: function () {
       var lost = Date.now() - screen.lastDelta > LOST_AFTER_MS;
+      if (lost && !screen.signedOut) {
+        // The server may be up but this browser signed out (account changed,
+        // shift over): then reconnecting will not help; signing in will.
+        fetch("/auth/status", { credentials: "same-origin", cache: "no-store" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (s) {
+            if (s && s.required && !s.signed_in && !screen.signedOut) {
+              screen.signedOut = true;
+              screen.drawBanner();
+            }
+          })
+          .catch(function () { /* the server is down: the lost banner says it */ });
+      }
       if (lost === screen.lost) return;
       screen.lost = lost;
+      if (!lost) screen.signedOut = false;
       document.body.classList.toggle("connection-lost", lost);
       screen.drawBanner();
     },
@@ -200,7 +221,10 @@
       var banner = document.getElementById("safety-banner");
       if (!banner) return;
       var notes = [];
-      if (screen.lost) {
+      if (screen.lost && screen.signedOut) {
+        notes.push("SIGNED OUT: the numbers below are not current; reload the page " +
+                   "to sign in");
+      } else if (screen.lost) {
         notes.push("NO CONNECTION TO THE SERVER: the numbers below are not current; " +
                    "reconnecting");
       }

@@ -23,6 +23,7 @@ from monitor.cli_common import (
     stop_on_signals,
 )
 from monitor.cli_files import export, import_, replay, sessions
+from monitor.cli_users import users
 
 log = logging.getLogger("infusion-monitor")
 
@@ -99,7 +100,8 @@ def run(config_path: Path, host: str | None, port: int | None) -> None:
         recorder.add_chair(chair.name, adapter, profile=alarm_profile)
     serve_with(recorder, settings.store.path, host or settings.server.host,
                 port or settings.server.port,
-                f"{len(adapters)} chairs, store {settings.store.path}")
+                f"{len(adapters)} chairs, store {settings.store.path}",
+                secure_cookies=settings.server.secure_cookies)
 
 
 @main.command()
@@ -223,7 +225,7 @@ def emulate(protocol: str, scenario: str, seed: int, speed: float, options: tupl
                    f"{emulator.bytes_in} received", err=True)
 
 
-for command in (import_, replay, export, sessions):
+for command in (import_, replay, export, sessions, users):
     main.add_command(command)
 
 

@@ -87,11 +87,33 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def sign_in_policy(db: Path, host: str) -> tuple[bool, str]:
+    """Whether the dashboard on `host` must ask for sign-in, and the line that says so.
+
+    Refuses (exit 2) a non-loopback address when the store has no accounts.
+    """
+    from monitor.access import is_loopback
+    from monitor.store import Store
+    from monitor.store.users import accounts_exist
+
+    with expected_failures(), Store(db) as store:
+        accounts = accounts_exist(store)
+    if is_loopback(host):
+        return False, ("Sign-in: required (the store has user accounts)" if accounts else
+                       "Sign-in: open (no user accounts; this computer only)")
+    if not accounts:
+        fail(f"listening on {host} lets other computers reach the dashboard, so it needs "
+             f"user accounts; create an admin first: infusion-monitor users add NAME "
+             f"--role admin --db {db}")
+    return True, f"Sign-in: required (listening on {host})"
+
+
 def serve_with(recorder: Any, db: Path, host: str, port: int, what: str,
-                path: str = "/") -> None:
+                path: str = "/", *, secure_cookies: bool = False) -> None:
     from monitor.service import start_server
     from monitor.web.app import create_app
 
+    required, sign_in_line = sign_in_policy(db, host)
     stop = stop_on_signals()
     if recorder is not None:
         recorder.start()
@@ -99,14 +121,14 @@ def serve_with(recorder: Any, db: Path, host: str, port: int, what: str,
         with expected_failures():
             if recorder is not None:
                 recorder.writer.flush()  # the store exists before the app opens it
-            app = create_app(db)
+            app = create_app(db, require_sign_in=required, secure_cookies=secure_cookies)
         try:
             start_server(app.server, host, port)
         except OSError as exc:
             fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
                  "choose another --port or stop the program using it")
         click.echo(f"{what}\nDashboard: http://{host}:{port}{path}   (Ctrl-C to stop)\n"
-                   f"{SAFETY_NOTE}")
+                   f"{sign_in_line}\n{SAFETY_NOTE}")
         while not stop.is_set():
             stop.wait(0.5)
     finally:

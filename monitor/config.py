@@ -6,8 +6,9 @@ Example ``clinic.toml``::
     path = "data/clinic.db"
 
     [server]
-    host = "127.0.0.1"
+    host = "127.0.0.1"        # another address needs user accounts (`users add`)
     port = 8050
+    secure_cookies = false    # true when a TLS proxy serves the dashboard over HTTPS
 
     [acquisition]
     silence_timeout = 10      # seconds without data before "no data"
@@ -58,6 +59,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8050
     poll_interval: float = 1.0  # seconds between screen updates
+    secure_cookies: bool = False  # true when reached over HTTPS (a TLS proxy in front)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,10 @@ def _convert(value: Any, kind: str, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
             return value
         raise ConfigError(f"{where} must be a whole number from 0 to 65535, not {value!r}")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
     if kind == "Path":
         if isinstance(value, str) and value:
             return Path(value)

@@ -179,6 +179,29 @@ MIGRATIONS: list[str] = [
            sum(NOT (status = 0 AND value IS NOT NULL))
     FROM readings GROUP BY channel_id, time / 10000;
     """,
+    # 6: who may use the dashboard (monitor/access.py) and the key that signs
+    # their browser sessions, shared by every server process. What they do
+    # outside a session (sign-in, user changes) is audited with no session_id.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('nurse', 'clinician', 'admin')),
+        password_hash TEXT NOT NULL,          -- argon2id, with its salt and parameters
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        last_login INTEGER,
+        -- browser sessions signed in before this are void: set by any change
+        -- to the account and by signing out (a copied cookie dies with it)
+        sessions_before INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX audit_user ON audit (user, action, time);
+    CREATE TABLE web_secret (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key BLOB NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from monitor.access import Actor, refusal
 from monitor.store import Store
 from monitor.store.commands import get, submit
 
@@ -12,9 +13,12 @@ from monitor.store.commands import get, submit
 WAIT_S = 3.0
 
 
-def send(store: Store, chair: str, session_id: int | None, user: str | None, action: str,
+def send(store: Store, chair: str, session_id: int | None, actor: Actor | None, action: str,
          data: dict[str, Any] | None = None) -> tuple[bool, str]:
     """Submit a command and wait briefly for the recorder to apply it.
+
+    `actor` is who clicked (see monitor.web.auth.acting); their role must
+    allow `action` (a refusal is audited).
 
     Returns
     -------
@@ -23,10 +27,15 @@ def send(store: Store, chair: str, session_id: int | None, user: str | None, act
     message : str
         What to show next to the button.
     """
-    if not user or not user.strip():
+    if actor is None:
         return False, "Sign in first (top right): every action is signed."
+    why = refusal(actor, action, data)
+    if why is not None:
+        store.add_audit(session_id, time.time(), actor.name, "refused",
+                        {"action": action, "chair": chair, "reason": why})
+        return False, f"refused: {why}"
     try:
-        command_id = submit(store, chair, session_id, user, action, data)
+        command_id = submit(store, chair, session_id, actor.name, action, data)
     except ValueError as exc:
         return False, str(exc)
     deadline = time.monotonic() + WAIT_S

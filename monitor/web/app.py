@@ -15,17 +15,23 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from flask import g
 
+from monitor.access import refusal
 from monitor.resources import ASSETS_DIR
 from monitor.store import Store
 from monitor.web import (
+    admin,
+    auth,
     chair_page,
+    envelope,
     exports,
     overview_page,
     review_page,
     sessions_page,
     views,
 )
+from monitor.web.inputs import text
 
 
 class StoreReader:
@@ -43,8 +49,13 @@ class StoreReader:
         return store
 
 
-def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
-    """Build the dashboard over the store at `db_path` (created if missing)."""
+def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0,
+               require_sign_in: bool = False, secure_cookies: bool = False) -> Dash:
+    """Build the dashboard over the store at `db_path` (created if missing).
+
+    Sign-in is needed when `require_sign_in` (a non-loopback address) or
+    once the store has user accounts (see monitor/access.py).
+    """
     reader = StoreReader(Path(db_path))
     reader.get()  # fail now, with the store's message, not on the first request
     app = Dash(
@@ -58,36 +69,51 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
         eager_loading=True,
     )
     interval_ms = int(poll_interval_s * 1000)
-    app.layout = html.Div([
-        dcc.Location(id="url"),
-        views.banner(),
-        views.safety_banner(),
-        html.Div(id="page"),
-    ])
+    auth.install(app.server, reader, required=require_sign_in, secure_cookies=secure_cookies)
+    envelope.install(app)
+
+    def layout() -> html.Div:
+        # Per page load: the banner names who is signed in (when sign-in is on).
+        actor = g.get("actor")
+        signed_in = (actor.name, str(actor.role), auth.csrf_token()) if actor else None
+        return html.Div([
+            dcc.Location(id="url"),
+            views.banner(signed_in),
+            views.safety_banner(),
+            html.Div(id="page"),
+        ])
+
+    app.layout = layout
 
     @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
-    def route(pathname: str | None, search: str | None) -> Any:
+    def route(pathname: Any, search: Any) -> Any:
         store = reader.get()
-        parts = [p for p in (pathname or "/").split("/") if p]
+        parts = [p for p in (text(pathname) or "/").split("/") if p]
         if len(parts) == 2 and parts[0] in ("chair", "session"):
             return chair_page.layout(store, parts[0], parts[1], interval_ms)
+        if parts and parts[0] in ("sessions", "review"):
+            actor = g.get("actor")
+            why = refusal(actor, "review") if actor is not None else None
+            if why is not None:
+                return html.Div(f"Not allowed: {why}.", className="empty",
+                                **views.testid("not-allowed"))
         if parts == ["sessions"]:
             return sessions_page.layout(store)
         if len(parts) == 2 and parts[0] == "review":
-            speed = parse_qs((search or "").lstrip("?")).get("speed", ["10"])[0]
+            speed = parse_qs((text(search) or "").lstrip("?")).get("speed", ["10"])[0]
             return review_page.layout(store, _int(parts[1]), speed=_int(speed) or 10)
         return overview_page.layout(store, interval_ms)
 
     # Who is acting: typed once, kept in this browser, sent with every command.
     @app.callback(Output("user", "data"), Input("user-name", "value"),
                   prevent_initial_call=True)
-    def remember_user(name: str | None) -> str:
-        return (name or "").strip()
+    def remember_user(name: Any) -> str:
+        return (text(name) or "").strip()[:64]
 
     @app.callback(Output("user-name", "value"), Input("user", "modified_timestamp"),
                   State("user", "data"))
-    def show_user(_: Any, name: str | None) -> str:
-        return name or ""
+    def show_user(_: Any, name: Any) -> str:
+        return text(name) or ""
 
     app.clientside_callback(ClientsideFunction("sound", "toggle"),
                             Output("sound-toggle", "children"),
@@ -97,6 +123,7 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0) -> Dash:
     sessions_page.register(app, reader)
     review_page.register(app, reader)
     exports.register(app.server, reader)
+    admin.register(app.server, reader)
     return app
 
 

@@ -20,10 +20,11 @@ from dash import (
     html,
     no_update,
 )
+from dash.exceptions import PreventUpdate
 
 from devices.vocabulary import PARAMETERS
-from monitor.store import SessionRecord, Store
-from monitor.web import chair_state, live, views
+from monitor.store import SessionRecord, Store, StoreError
+from monitor.web import auth, chair_state, inputs, live, views
 from monitor.web.actions import send
 from monitor.web.chart import decorations, trend_figure
 from monitor.web.screen import (
@@ -226,10 +227,16 @@ def register(app: Dash, reader: Any) -> None:
         State("chair-versions", "data"),
         prevent_initial_call=True,
     )
-    def tick(_: int, ref: dict[str, Any], cursor: dict[str, Any],
-             versions: dict[str, Any]) -> Any:
+    def tick(_: int, ref: Any, cursor: Any, versions: Any) -> Any:
         store = reader.get()
-        session = store.session(ref["session"])
+        ref = inputs.chair_ref(ref)
+        if ref is None or ref.get("session") is None:
+            raise PreventUpdate
+        try:
+            session = store.session(ref["session"])
+        except StoreError:
+            return (*([no_update] * 9), "/")  # gone (another store?): back to the chairs
+        versions = versions if isinstance(versions, dict) else {}
         if ref.get("follow"):
             current = live.session_for(store, chair=ref["chair"])
             if current is not None and current.id != session.id:
@@ -281,10 +288,13 @@ def _register_controls(app: Dash, reader: Any) -> None:
     def answer(ok: bool, message: str) -> tuple[str, str]:
         return message, "feedback" if ok else "feedback refused"
 
-    def act(ref: dict[str, Any], user: str | None, action: str,
+    def act(ref: Any, user: Any, action: str,
             data: dict[str, Any] | None = None, *, session: bool = True) -> tuple[str, str]:
-        return answer(*send(reader.get(), ref["chair"], ref["session"] if session else None,
-                            user, action, data))
+        ref = inputs.chair_ref(ref)
+        if ref is None:
+            raise PreventUpdate  # not the record this page wrote
+        return answer(*send(reader.get(), ref["chair"], ref.get("session") if session else None,
+                            auth.acting(inputs.text(user)), action, data))
 
     @app.callback(*feedback, Input({"type": "alarm-ack", "n": ALL}, "n_clicks"),
                   Input({"type": "alarm-reset", "n": ALL}, "n_clicks"),
@@ -311,9 +321,10 @@ def _register_controls(app: Dash, reader: Any) -> None:
                     profile: str | None, ref: dict[str, Any], user: str | None) -> Any:
         if not clicks:
             return no_update, no_update
-        return act(ref, user, "new_session", {"patient_ref": patient or "",
-                                              "weight_kg": weight, "profile": profile or ""},
-                   session=False)
+        return act(ref, user, "new_session", {
+            "patient_ref": (inputs.text(patient) or "").strip()[:64],
+            "weight_kg": inputs.number(weight, 0, 1000),
+            "profile": (inputs.text(profile) or "").strip()}, session=False)
 
     @app.callback(*feedback, Input("end-session", "n_clicks"), State("chair-ref", "data"),
                   State("user", "data"), prevent_initial_call=True)
@@ -335,7 +346,7 @@ def _register_controls(app: Dash, reader: Any) -> None:
                  user: str | None) -> Any:
         if not clicks:
             return no_update, no_update
-        return act(ref, user, "override_gate", {"reason": reason or ""})
+        return act(ref, user, "override_gate", {"reason": inputs.text(reason) or ""})
 
     @app.callback(*feedback, Input({"type": "infusion", "action": ALL}, "n_clicks"),
                   State("dose", "value"), State("rate", "value"), State("chair-ref", "data"),
@@ -345,7 +356,8 @@ def _register_controls(app: Dash, reader: Any) -> None:
         trigger = ctx.triggered_id
         if not trigger or not any(clicks):
             return no_update, no_update
-        data = {"dose_mg_per_kg": dose, "rate_mg_per_h": rate}
+        data = {"dose_mg_per_kg": inputs.number(dose, 0, 100),
+                "rate_mg_per_h": inputs.number(rate, 0, 10_000)}
         return act(ref, user, trigger["action"], {k: v for k, v in data.items()
                                                   if v is not None})
 
@@ -356,7 +368,8 @@ def _register_controls(app: Dash, reader: Any) -> None:
                     note: str | None, ref: dict[str, Any], user: str | None) -> Any:
         if not clicks:
             return no_update, no_update
-        data = {"cadss": cadss, "rass": rass, "nausea": nausea, "note": (note or "").strip()}
+        data = {"cadss": inputs.number(cadss, 0, 100), "rass": inputs.text(rass),
+                "nausea": inputs.text(nausea), "note": (inputs.text(note) or "").strip()}
         data = {k: v for k, v in data.items() if v not in (None, "")}
         if not data:
             return answer(False, "nothing to log: fill in at least one field")
@@ -370,6 +383,6 @@ def _register_controls(app: Dash, reader: Any) -> None:
         trigger = ctx.triggered_id
         if not trigger or not any(clicks):
             return no_update, no_update
-        if not param:
+        if not inputs.text(param):
             return answer(False, "choose a parameter first")
         return act(ref, user, "alarms_off", {"param": param, "off": bool(trigger["off"])})

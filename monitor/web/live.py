@@ -15,6 +15,7 @@ from typing import Any
 from devices.vocabulary import PARAMETERS, SourceKind, Status
 from monitor.store import LatestValue, SessionRecord, Store
 from monitor.store.alarm_log import StoredAlarm, session_alarms
+from monitor.web.inputs import count, number
 
 # Parameters shown on a tile, in this order; others follow, by name.
 TILE_ORDER: tuple[str, ...] = ("hr", "pulse_rate", "spo2", "nibp_sys", "nibp_dia",
@@ -200,9 +201,14 @@ class TrendCursor:
         return {"last_id": self.last_id, "last_time": self.last_time or {}}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> TrendCursor:
-        data = data or {}
-        return cls(int(data.get("last_id", 0)), dict(data.get("last_time", {})))
+    def from_json(cls, data: Any) -> TrendCursor:
+        """The cursor a browser sent back; anything malformed reads as a fresh start."""
+        if not isinstance(data, dict):
+            return cls()
+        last_time = data.get("last_time")
+        times = {k: v for k, v in last_time.items() if number(v) is not None} \
+            if isinstance(last_time, dict) else {}
+        return cls(count(data.get("last_id")), times)
 
 
 def trend_points(rows: list[tuple[int, str, float, float | None, Status]],

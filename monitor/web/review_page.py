@@ -11,14 +11,15 @@ from typing import Any
 
 import plotly.graph_objects as go
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 from plotly.subplots import make_subplots
 
 from devices.vocabulary import PARAMETERS
 from monitor.review import summarize
 from monitor.rules import AlarmChange
 from monitor.rules.profile import ProfileError, load_profile, merge, profile_from_table
-from monitor.store import SessionRecord, Store
-from monitor.web import timeline, views
+from monitor.store import SessionRecord, Store, StoreError
+from monitor.web import inputs, timeline, views
 from monitor.web.chart import DARK, DARK_AXIS
 from monitor.web.live import PANELS, SOURCE_LABELS, format_age
 from monitor.web.review_summary import summary_panel
@@ -183,9 +184,10 @@ def register(app: Dash, reader: Any) -> None:
     @app.callback(Output("review-graph", "figure", allow_duplicate=True),
                   Input("review-graph", "relayoutData"), State("review-ref", "data"),
                   prevent_initial_call=True)
-    def refine(relayout: dict[str, Any] | None, ref: dict[str, Any]) -> Any:
+    def refine(relayout: Any, ref: Any) -> Any:
         # A zoom: the visible window again, at up to one point per pixel column.
-        window = _range_of(relayout, ref["offset"])
+        ref = review_ref(ref)
+        window = _range_of(relayout, ref["offset"]) if isinstance(relayout, dict) else None
         if window is None:
             return no_update
         points = timeline.window(reader.get(), ref["session"], *window)
@@ -199,11 +201,15 @@ def register(app: Dash, reader: Any) -> None:
                   Output("review-graph", "figure", allow_duplicate=True),
                   Input({"type": "review-jump", "n": ALL}, "n_clicks"),
                   State("review-ref", "data"), prevent_initial_call=True)
-    def jump(clicks: list[Any], ref: dict[str, Any]) -> Any:
+    def jump(clicks: list[Any], ref: Any) -> Any:
         trigger = ctx.triggered_id
+        ref = review_ref(ref)
         if not trigger or not any(clicks):
             return no_update, no_update
-        t = float(ref["times"][trigger["n"]])
+        n = trigger.get("n") if isinstance(trigger, dict) else None
+        if not isinstance(n, int) or not 0 <= n < len(ref["times"]):
+            raise PreventUpdate
+        t = ref["times"][n]
         # Ten minutes either side, refined to full resolution there.
         lo, hi = round((t - 600) * 1000), round((t + 600) * 1000)
         patch = Patch()
@@ -219,22 +225,30 @@ def register(app: Dash, reader: Any) -> None:
 
     @app.callback(Output("review-play-tick", "disabled"), Output("review-play", "children"),
                   Input("review-play", "n_clicks"), prevent_initial_call=True)
-    def play(clicks: int) -> Any:
-        playing = bool(clicks % 2)
+    def play(clicks: Any) -> Any:
+        playing = bool(inputs.count(clicks) % 2)
         return not playing, "Pause" if playing else "Play"
 
     @app.callback(Output("review-scrub", "value"), Input("review-play-tick", "n_intervals"),
                   State("review-scrub", "value"), State("review-scrub", "max"),
                   State("review-speed", "value"), prevent_initial_call=True)
-    def advance(_: int, value: int, maximum: int, speed: int) -> int:
-        return min(maximum, int(value + speed * PLAYBACK_TICK_MS / 1000))
+    def advance(_: int, value: Any, maximum: Any, speed: Any) -> int:
+        value, maximum = inputs.number(value, 0), inputs.number(maximum, 0)
+        speed = inputs.number(speed, 0, 10_000)
+        if value is None or maximum is None or speed is None:
+            raise PreventUpdate
+        return int(min(maximum, value + speed * PLAYBACK_TICK_MS / 1000))
 
     @app.callback(Output("review-moment", "children"), Output("review-clock", "children"),
                   Output("review-graph", "figure", allow_duplicate=True),
                   Input("review-scrub", "value"), State("review-ref", "data"),
                   prevent_initial_call=True)
-    def at(offset: int, ref: dict[str, Any]) -> Any:
-        t = ref["start"] + (offset or 0)
+    def at(offset: Any, ref: Any) -> Any:
+        ref = review_ref(ref)
+        offset = inputs.number(offset or 0, 0, 366 * 86400)  # a session lasts hours
+        if offset is None:
+            raise PreventUpdate
+        t = ref["start"] + offset
         cells = [html.Div([
             html.Div([html.Span(row["label"], className="label"),
                       html.Span(row["unit"], className="unit")], className="numeric-head"),
@@ -253,10 +267,28 @@ def register(app: Dash, reader: Any) -> None:
     @app.callback(Output("review-rerun", "children"), Input("review-profile", "contents"),
                   State("review-profile", "filename"), State("review-ref", "data"),
                   prevent_initial_call=True)
-    def rerun(contents: str | None, filename: str | None, ref: dict[str, Any]) -> Any:
-        if not contents:
+    def rerun(contents: Any, filename: Any, ref: Any) -> Any:
+        if not contents or not isinstance(contents, str):
             return no_update
-        return rerun_table(reader.get(), ref["session"], contents, filename or "profile")
+        ref = review_ref(ref, full=False)
+        try:
+            return rerun_table(reader.get(), ref["session"], contents,
+                               inputs.text(filename) or "profile")
+        except StoreError:
+            return html.Div(f"No session {ref['session']}.", className="feedback refused")
+
+
+def review_ref(value: Any, *, full: bool = True) -> dict[str, Any]:
+    """The review page's own record of its session, as it wrote it; else PreventUpdate."""
+    if not isinstance(value, dict) or inputs.session_id(value.get("session")) is None:
+        raise PreventUpdate
+    if full and not (inputs.number(value.get("start"), 0, 1e11) is not None
+                     and isinstance(value.get("offset"), int)
+                     and isinstance(value.get("cursor_shape"), int)
+                     and isinstance(value.get("times"), list)
+                     and all(inputs.number(t) is not None for t in value["times"])):
+        raise PreventUpdate
+    return value
 
 
 def rerun_table(store: Store, session_id: int, contents: str, filename: str) -> Any:

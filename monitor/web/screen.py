@@ -19,6 +19,7 @@ from devices.vocabulary import PARAMETERS, SourceKind, Status
 from monitor.store import SessionRecord, Store
 from monitor.store.alarm_log import StoredAlarm, session_alarms
 from monitor.store.health import read_health
+from monitor.web.inputs import count, text
 from monitor.web.live import PRIORITY_RANK, SOURCE_LABELS, STALE_AFTER_S, format_value
 
 # Infusion phase from session events, in order of arrival.
@@ -41,10 +42,12 @@ class Cursor:
                 "events": self.events, "sessions": self.sessions}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Cursor:
-        data = data or {}
-        return cls(int(data.get("readings", 0)), int(data.get("transitions", 0)),
-                   int(data.get("events", 0)), str(data.get("sessions", "")))
+    def from_json(cls, data: Any) -> Cursor:
+        """The cursor a browser sent back; anything malformed reads as a fresh start."""
+        if not isinstance(data, dict):
+            return cls()
+        return cls(count(data.get("readings")), count(data.get("transitions")),
+                   count(data.get("events")), text(data.get("sessions")) or "")
 
 
 def _max_id(store: Store, table: str) -> int:

@@ -10,6 +10,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from monitor.store import SessionRecord, Store
 from monitor.web import views
+from monitor.web.inputs import iso_date, text
 from monitor.web.live import SOURCE_LABELS, format_age
 
 
@@ -105,9 +106,7 @@ def register(app: Dash, reader: Any) -> None:
                   Input("sessions-dates", "start_date"), Input("sessions-dates", "end_date"),
                   Input("sessions-chair", "value"), Input("sessions-patient", "value"),
                   prevent_initial_call=True)
-    def refilter(start: str | None, end: str | None, chair: str | None,
-                 patient: str | None) -> Any:
-        return table(session_rows(reader.get(),
-                                  start=date.fromisoformat(start[:10]) if start else None,
-                                  end=date.fromisoformat(end[:10]) if end else None,
-                                  chair=chair, patient=patient))
+    def refilter(start: Any, end: Any, chair: Any, patient: Any) -> Any:
+        # A date that is not one filters nothing (the picker only sends ISO dates).
+        return table(session_rows(reader.get(), start=iso_date(start), end=iso_date(end),
+                                  chair=text(chair), patient=text(patient)))

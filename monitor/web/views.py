@@ -24,16 +24,33 @@ def testid(value: str) -> dict[str, str]:
     return {"data-testid": value}
 
 
-def banner() -> html.Div:
-    """The top bar: what this is, who is acting, and this screen's sound."""
+def banner(signed_in: tuple[str, str, str] | None = None) -> html.Div:
+    """The top bar: what this is, who is acting, and this screen's sound.
+
+    `signed_in` is (name, role, form token) of the account this browser signed
+    in with; without it (open mode) the nurse types a name that signs actions.
+    """
+    if signed_in is None:
+        who: Any = html.Label(["Signed in as ",
+                               dcc.Input(id="user-name", type="text", placeholder="your name",
+                                         debounce=True, className="user-name")])
+    else:
+        name, role, token = signed_in
+        who = html.Form([
+            html.Span(f"Signed in as {name} ({role})", **testid("signed-in")),
+            dcc.Input(type="hidden", name="csrf", value=token),
+            html.Button("Sign out", type="submit", className="sign-out",
+                        **testid("sign-out")),
+        ], action="/logout", method="post", className="signed-in")
+    links = [html.A("Infusion Monitor", href="/", className="brand"),
+             html.A("Sessions", href="/sessions", className="nav")]
+    if signed_in is not None and signed_in[1] == "admin":
+        links.append(html.A("Users", href="/admin/users", className="nav"))
     return html.Div([
-        html.A("Infusion Monitor", href="/", className="brand"),
-        html.A("Sessions", href="/sessions", className="nav"),
+        *links,
         html.Span(SECONDARY_DISPLAY, className="secondary-note", **testid("secondary")),
         html.Div([
-            html.Label(["Signed in as ",
-                        dcc.Input(id="user-name", type="text", placeholder="your name",
-                                  debounce=True, className="user-name")]),
+            who,
             html.Button("Sound on this screen: OFF", id="sound-toggle", n_clicks=0,
                         className="sound-toggle", **testid("sound-toggle")),
         ], className="banner-controls"),
