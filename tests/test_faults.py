@@ -78,47 +78,51 @@ def test_a_killed_recorder_resumes_its_session_and_records_the_gap(tmp_path: Pat
     assert sessions[0].ended_at is not None  # the second recorder ended it on its way out
 
 
-def fill_disk(recorder: Recorder, full: bool) -> None:
-    """A real SQLITE_FULL: the writer's connection may not grow the file (or may again)."""
-    def limit(store: Store) -> None:
-        pages = store.conn.execute("PRAGMA page_count").fetchone()[0] if full else 1073741823
-        store.conn.execute(f"PRAGMA max_page_count = {pages}")
-    recorder.writer.call(limit)
+def break_store(recorder: Recorder, how: str | None) -> None:
+    """Make the writer's own connection fail as a full or read-only disk would (None: heal).
+
+    Real SQLite errors (SQLITE_FULL from max_page_count, SQLITE_READONLY from
+    query_only), so the writer's whole error path runs.
+    """
+    def apply(store: Store) -> None:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages if how == 'full' else 1073741823}")
+        store.conn.execute(f"PRAGMA query_only = {int(how == 'read-only')}")
+    recorder.writer.call(apply, transaction=False)
 
 
-def test_a_full_store_holds_readings_then_writes_them_all(db_path: Path) -> None:
+@pytest.mark.parametrize(("how", "error"), [("full", "full"), ("read-only", "read-only")])
+def test_a_failing_store_holds_readings_then_writes_them_all(db_path: Path, how: str,
+                                                             error: str) -> None:
     recorder = Recorder(db_path, commit_interval=0.2)
     worker = recorder.add_chair("F", open_adapter("sim:?seed=4&speed=30"))
     recorder.start()
     try:
         until(lambda: worker.stats.readings > 50, what="readings")
-        fill_disk(recorder, True)
+        break_store(recorder, how)
         health = until(lambda: (h := read_health(db_path)) and not h["ok"] and h["held"] > 100
                        and h, 20, "the store's failure to be published")
-        assert "full" in health["error"]
+        assert error in health["error"]
         with Store(db_path, readonly=True) as reader:
             status = store_status(reader)
         assert status["ok"] is False and status["held"] > 0  # what every screen shows
         before = worker.stats.readings
         until(lambda: worker.stats.readings > before + 100, what="acquisition to go on")
-        fill_disk(recorder, False)
+        break_store(recorder, None)
         until(lambda: (read_health(db_path) or {}).get("ok"), 20, "the store to recover")
-        recorder.writer.flush()
-        delivered = worker.stats.readings
-        session = worker.stats.sessions[0]
-        with Store(db_path, readonly=True) as reader:
-            # Every reading handed over while the store was full was written after.
-            assert reader.reading_count(session) >= delivered - 200
-            outage = [e for e in reader.events(session) if e.kind == "store_write_failed"]
-            alarms = [a for a in session_alarms(reader, session)
-                      if a.rule == "store.write_failed"]
-        assert outage and outage[0].data["held"] > 100 and outage[0].data["dropped"] == 0
-        # The alarm log has the technical alarm with its true onset and end.
-        assert len(alarms) == 1 and alarms[0].kind == "technical"
-        assert alarms[0].end is not None and alarms[0].end > alarms[0].onset
-        assert "full" in alarms[0].message
     finally:
         recorder.stop()
+    session = worker.stats.sessions[0]
+    with Store(db_path, readonly=True) as reader:
+        # Every reading acquisition handed over, during the outage too, is in the store.
+        assert reader.reading_count(session) == worker.stats.readings
+        outage = [e for e in reader.events(session) if e.kind == "store_write_failed"]
+        alarms = [a for a in session_alarms(reader, session) if a.rule == "store.write_failed"]
+    assert outage and outage[0].data["held"] > 100 and outage[0].data["dropped"] == 0
+    # The alarm log has the technical alarm with its true onset and end.
+    assert len(alarms) == 1 and alarms[0].kind == "technical"
+    assert alarms[0].end is not None and alarms[0].end > alarms[0].onset
+    assert error in alarms[0].message
 
 
 def test_held_readings_are_bounded_and_the_loss_counted(db_path: Path) -> None:
@@ -128,12 +132,12 @@ def test_held_readings_are_bounded_and_the_loss_counted(db_path: Path) -> None:
     recorder.start()
     try:
         until(lambda: worker.stats.readings > 20, what="readings")
-        fill_disk(recorder, True)
+        break_store(recorder, "full")
         health = until(lambda: (h := read_health(db_path)) and h.get("dropped", 0) > 0 and h,
                        30, "readings beyond the bound to be dropped")
         assert health["held"] <= 300
     finally:
-        fill_disk(recorder, False)
+        break_store(recorder, None)
         recorder.stop()
 
 

@@ -93,10 +93,13 @@ class StoreWriter:
         """Mark an operator's command done (or refused, with the reason)."""
         self._queue.put(("command", command_id, refused))
 
-    def call(self, fn: Callable[[Store], T]) -> T:
-        """Run `fn(store)` in the writer thread, committed, and return its result."""
+    def call(self, fn: Callable[[Store], T], *, transaction: bool = True) -> T:
+        """Run `fn(store)` in the writer thread, committed, and return its result.
+
+        With ``transaction=False`` it runs outside one (a PRAGMA that must).
+        """
         future: Future[T] = Future()
-        self._queue.put(("call", fn, future))
+        self._queue.put(("call", fn, future, transaction))
         return future.result()
 
     def flush(self) -> None:
@@ -122,12 +125,17 @@ class StoreWriter:
             except queue.Empty:
                 item = None
             if item is _STOP:
-                self._commit(pending)
+                left = self._commit(pending)
+                if left:  # the store still fails: say what is lost, not nothing
+                    lost = sum(len(p[2]) for p in left if p[0] == "readings")
+                    log.error("stopping with the store still failing: %d readings and %d "
+                              "other records could not be written", lost,
+                              len(left) - sum(p[0] == "readings" for p in left))
                 return
             if item is not None and item[0] == "call":
                 # A call sees (and commits) everything queued before it.
                 pending = self._commit(pending)
-                self._run_call(item[1], item[2])
+                self._run_call(*item[1:])
                 continue
             if item is not None:
                 pending.append(item)
@@ -209,9 +217,13 @@ class StoreWriter:
                 "since": health.failing_since, "until": time.time(), "error": health.error,
                 "held": health.held, "dropped": health.dropped})
 
-    def _run_call(self, fn: Callable[[Store], Any], future: Future[Any]) -> None:
+    def _run_call(self, fn: Callable[[Store], Any], future: Future[Any],
+                  transaction: bool) -> None:
         try:
-            with self._store.transaction():
+            if transaction:
+                with self._store.transaction():
+                    result = fn(self._store)
+            else:
                 result = fn(self._store)
         except BaseException as exc:  # handed to the caller, who decides
             future.set_exception(exc)
