@@ -240,7 +240,10 @@ def test_a_nurse_signs_in_and_acts_within_her_role(browser: Any, tmp_path: Path)
         page.fill("#profile", "")
         page.fill("#patient-ref", "MRN-99812")
         page.fill("#weight", "70")
-        page.get_by_test_id("new-session").click()
+        # The chair's page reloads to follow the new patient; navigating away
+        # before it does would race that reload.
+        with page.expect_navigation(timeout=30_000):
+            page.get_by_test_id("new-session").click()
         until(lambda: [s for s in Store(db).sessions() if s.patient_ref == "MRN-99812"], 20,
               "the new session")
 
