@@ -12,10 +12,12 @@ time, which a note points out).
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devices.csv_cells import check_readable_file
 from devices.csv_format import RecordingError
 from devices.link import HostLink, LinkStats
 from devices.registry import ADAPTERS
@@ -69,8 +71,7 @@ def decode_capture(path: str | Path, protocol: str, *, options: Mapping[str, str
         Missing, a directory, unreadable or empty.
     """
     path = Path(path)
-    if path.is_dir():
-        raise RecordingError(f"{path}: is a directory, not a capture file")
+    check_readable_file(path, str(path), "capture file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -82,10 +83,10 @@ def decode_capture(path: str | Path, protocol: str, *, options: Mapping[str, str
     link = host_link(protocol, options)
     notes: list[str] = []
     items: list[Item] = []
-    chunks = _indexed_chunks(path, data)
+    chunks = _indexed_chunks(path, data, notes)
     if chunks is None:
         link.capture_start = path.stat().st_mtime if start is None else start
-        if start is None:
+        if start is None and not notes:
             notes.append("no receipt-time index (.times) beside the capture: readings are "
                          "placed by the device's clock, or from the file's time if it has none")
         for offset in range(0, len(data), CHUNK):
@@ -98,19 +99,37 @@ def decode_capture(path: str | Path, protocol: str, *, options: Mapping[str, str
     return CaptureResult(readings, events, link.stats, len(data), notes)
 
 
-def _indexed_chunks(path: Path, data: bytes) -> list[tuple[bytes, float]] | None:
-    """The capture cut at its recorded chunk boundaries, with receipt times."""
+def _indexed_chunks(path: Path, data: bytes,
+                    notes: list[str]) -> list[tuple[bytes, float]] | None:
+    """The capture cut at its recorded chunk boundaries, with receipt times.
+
+    None when there is no index, or when it is damaged (noted): offsets must
+    start at 0 and rise within the file, times be real dates (years 1970-9999).
+    """
     index = times_path(path)
     if not index.exists():
         return None
     marks: list[tuple[int, float]] = []
-    for line in index.read_text(encoding="ascii", errors="replace").splitlines():
+    lines = index.read_text(encoding="ascii", errors="replace").splitlines()
+    for number, line in enumerate(lines, start=1):
         try:
-            offset, received = line.split()
-            marks.append((int(offset), float(received)))
+            offset_text, received_text = line.split()
+            offset, received = int(offset_text), float(received_text)
         except ValueError:
-            return None  # a damaged index is no index
+            offset, received = -1, math.nan
+        previous = marks[-1][0] if marks else -1
+        if not (previous <= offset <= len(data) and math.isfinite(received)
+                and 0 <= received < _LATEST_RECEIPT_S):
+            notes.append(f"{index.name}: line {number} is damaged ({line[:40]!r}); the index "
+                         "is ignored and readings are placed as if it were missing")
+            return None
+        marks.append((offset, received))
     if not marks or marks[0][0] != 0:
+        notes.append(f"{index.name}: does not start at offset 0; the index is ignored")
         return None
     bounds = [m[0] for m in marks[1:]] + [len(data)]
     return [(data[o:end], t) for (o, t), end in zip(marks, bounds, strict=True) if end > o]
+
+
+#: Receipt times at or after this (year 10000, in Unix seconds) cannot be dates.
+_LATEST_RECEIPT_S = 253_402_300_800.0

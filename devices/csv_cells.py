@@ -47,6 +47,26 @@ class RecordingError(Exception):
     """
 
 
+def check_readable_file(path: Path, name: str, kind: str,
+                        missing: str = "no such file; check the name and the directory") -> None:
+    """Refuse, in one line, a path that cannot name a readable `kind` file.
+
+    Catches what ``Path.is_dir`` and ``open`` raise as ValueError or OSError
+    for a name no file can have (a NUL character, a name too long).
+    """
+    if "\x00" in str(path):
+        raise RecordingError(f"{name!r}: a file name cannot hold a NUL character")
+    try:
+        is_dir = path.is_dir()
+        exists = is_dir or path.exists()
+    except OSError as exc:
+        raise RecordingError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if is_dir:
+        raise RecordingError(f"{name}: is a directory, not a {kind}; name a file inside it")
+    if not exists:
+        raise RecordingError(f"{name}: {missing}")
+
+
 @dataclass
 class RowProblem:
     """One row of a recording that was not imported, and why.
@@ -144,8 +164,7 @@ class CsvSource:
 
     def _load_head(self) -> bytes:
         """The start of the file, checked: it exists, is a file, holds text."""
-        if self._file.is_dir():
-            raise self.fail("is a directory, not a CSV file; name a file inside it")
+        check_readable_file(self._file, self.path, "CSV file")
         try:
             with self._file.open("rb") as stream:
                 head = stream.read(_HEAD_BYTES)

@@ -24,6 +24,10 @@ NIBP_MEASUREMENT_S = 35
 _PRE_NIBP_MARGIN_S = 120
 
 
+#: The longest phase a simulated session may have (a week, in minutes).
+MAX_PHASE_MIN = 7 * 24 * 60.0
+
+
 def whole_seconds(minutes: float) -> int:
     """Minutes as a whole number of seconds."""
     # Every time in a session is a whole number of seconds from its start, so
@@ -62,12 +66,14 @@ class SessionPlan:
         durations = {"pre": (self.pre_min, 0), "infusion": (self.infusion_min, 1),
                      "post": (self.post_min, 1)}
         for name, (minutes, least_s) in durations.items():
-            if not (math.isfinite(minutes) and whole_seconds(minutes) >= least_s):
+            if not (math.isfinite(minutes) and minutes <= MAX_PHASE_MIN
+                    and whole_seconds(minutes) >= least_s):
                 raise ValueError(f"{name} must be {'>= 0' if least_s == 0 else '> 0'} "
-                                 f"minutes, not {minutes!r}")
+                                 f"minutes, at most {MAX_PHASE_MIN:g}, not {minutes!r}")
         for name, minutes in (("nibp_during", self.nibp_during_min),
                               ("nibp_after", self.nibp_after_min)):
-            if not (math.isfinite(minutes) and minutes * 60.0 > NIBP_MEASUREMENT_S):
+            if not (math.isfinite(minutes) and minutes * 60.0 > NIBP_MEASUREMENT_S
+                    and minutes <= MAX_PHASE_MIN):
                 raise ValueError(f"{name} must be longer than one NIBP measurement "
                                  f"({NIBP_MEASUREMENT_S} s), not {minutes!r} min")
 

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from devices.aliases import canonical_signal
-from devices.csv_cells import RecordingError, RowProblem
+from devices.csv_cells import RecordingError, RowProblem, check_readable_file
 from devices.csv_format import CsvRecording
 from devices.csv_values import compact
 from devices.foreign import (
@@ -182,11 +182,9 @@ def _why(exc: BaseException) -> str:
 
 def _read_header(wfdb: Any, name: str, header_file: Path) -> Any:
     """The parsed header, checked: a single-segment numerics record with samples."""
-    if header_file.is_dir():
-        raise RecordingError(f"{name}: is a directory; name the record's .hea file")
-    if not header_file.is_file():
-        raise RecordingError(f"{name}: no such WFDB header ({header_file.name}); "
-                             "check the name and the directory")
+    check_readable_file(header_file, name, "WFDB header (.hea)",
+                        missing=f"no such WFDB header ({header_file.name}); "
+                                "check the name and the directory")
     if not header_file.read_bytes().strip():
         raise RecordingError(f"{name}: the WFDB header is empty; copy the record again")
     try:
@@ -207,6 +205,10 @@ def _read_header(wfdb: Any, name: str, header_file: Path) -> Any:
                              "numerics; import its numerics record (the name ending in n)")
     if header.sig_len == 0:
         raise RecordingError(f"{name}: the record has no samples (length 0 in its header)")
+    signal_fields = (header.file_name, header.fmt, header.sig_name)
+    if any(not isinstance(f, list) or len(f) != header.n_sig for f in signal_fields):
+        raise RecordingError(f"{name}: the header's signal lines are incomplete (it declares "
+                             f"{header.n_sig} signals); copy the record again")
     return header
 
 

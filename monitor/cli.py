@@ -7,8 +7,10 @@ the work, and turns expected failures into one line and exit status 2.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -39,6 +41,31 @@ def main(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def entry() -> NoReturn:
+    """The console script and ``python -m monitor``: `main`, then exit.
+
+    When pyarrow read a CSV, the process leaves with ``os._exit`` after
+    flushing: Arrow's thread pool can abort the interpreter's teardown
+    ("terminate called without an active exception", SIGABRT; apache/arrow
+    #34314), which would turn a finished command's exit status into -6.
+    """
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    if "pyarrow" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
 
 
 # -- recording and serving ----------------------------------------------------------
@@ -79,12 +106,14 @@ def demo(chairs: int, speed: float, scenario: str | None, data_dir: Path, profil
 
 @main.command()
 @click.option("--config", "config_path", required=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="Clinic TOML file.")
+              type=click.Path(path_type=Path), help="Clinic TOML file.")
 @click.option("--host", default=None, help="Override [server] host.")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Override [server] port.")
 def run(config_path: Path, host: str | None, port: int | None) -> None:
     """A clinic: the chairs of a TOML file, their devices, the store, the dashboard."""
+    from devices.csv_format import RecordingError
     from devices.registry import open_adapter
+    from devices.spec import SpecError
     from monitor.config import load_settings
     from monitor.service import Recorder
 
@@ -92,8 +121,14 @@ def run(config_path: Path, host: str | None, port: int | None) -> None:
         settings = load_settings(config_path)
         if not settings.chairs:
             fail(f"{config_path}: no [[chairs]]; add at least one chair with a device")
-        adapters = [(c, open_adapter(c.device), load_profile(c.profile or settings.rules.profile))
-                    for c in settings.chairs]
+        adapters = []
+        for i, chair in enumerate(settings.chairs):
+            try:
+                adapter = open_adapter(chair.device)
+            except (SpecError, RecordingError) as exc:
+                fail(f"{config_path}: chairs[{i}].device: {exc}")
+            adapters.append((chair, adapter,
+                             load_profile(chair.profile or settings.rules.profile)))
         recorder = Recorder(settings.store.path, settings.acquisition,
                             settings.store.commit_interval)
     for chair, adapter, alarm_profile in adapters:

@@ -57,9 +57,10 @@ def import_(file: Path, db: Path, chair: str, tz: str | None, date_order: str,
         # Read the file before opening the store: a bad file must not leave
         # even an empty database behind.
         recording = read_file(file, tz=tz, date_order=date_order)  # type: ignore[arg-type]
+        alarm_profile = load_profile(profile)
         with Store(db) as store:
             result = store_recording(store, file, recording, chair=chair,
-                                     profile=load_profile(profile))
+                                     profile=alarm_profile)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     shown = result.problems[:MAX_PROBLEMS_SHOWN]
@@ -90,9 +91,10 @@ def _import_capture(file: Path, db: Path, chair: str, protocol: str,
         pairs["tz"] = tz
     with expected_failures():
         result = decode_capture(file, protocol, options=pairs)
+        alarm_profile = load_profile(profile)  # before the store: a bad one creates nothing
         with Store(db) as store:
             stored = store_capture(store, file, result, protocol=protocol, chair=chair,
-                                   profile=load_profile(profile))
+                                   profile=alarm_profile)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     stats = result.stats

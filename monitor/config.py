@@ -29,12 +29,15 @@ Every error names the file and the key at fault, in one line.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from devices.registry import ADAPTERS
 from devices.spec import SpecError, parse_spec
+from monitor.rules.profile import shown_key
 
 
 class ConfigError(ValueError):
@@ -107,7 +110,7 @@ def load_settings(path: str | Path) -> Settings:
         raise ConfigError(f"{path}: is a directory, not a TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer literal too long to convert
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return settings_from_dict(raw, origin=str(path))
 
@@ -115,7 +118,8 @@ def load_settings(path: str | Path) -> Settings:
 def settings_from_dict(raw: dict[str, Any], origin: str = "settings") -> Settings:
     unknown = set(raw) - set(_SECTIONS) - {"chairs"}
     if unknown:
-        raise ConfigError(f"{origin}: unknown section(s) {', '.join(sorted(unknown))}; "
+        raise ConfigError(f"{origin}: unknown section(s) "
+                          f"{', '.join(map(shown_key, sorted(unknown)))}; "
                           f"known: {', '.join(sorted([*_SECTIONS, 'chairs']))}")
     sections = {name: _section(raw.get(name, {}), cls, f"{origin}: [{name}]")
                 for name, cls in _SECTIONS.items()}
@@ -130,9 +134,12 @@ def settings_from_dict(raw: dict[str, Any], origin: str = "settings") -> Setting
             raise ConfigError(f"{origin}: chairs[{i}].name {chair.name!r} is used twice")
         seen.add(chair.name)
         try:
-            parse_spec(chair.device)
+            protocol = parse_spec(chair.device).protocol
         except SpecError as exc:
             raise ConfigError(f"{origin}: chairs[{i}].device: {exc}") from None
+        if protocol not in ADAPTERS:
+            raise ConfigError(f"{origin}: chairs[{i}].device: unknown protocol {protocol!r}; "
+                              f"known: {', '.join(sorted(ADAPTERS))}")
     return Settings(chairs=parsed, **sections)
 
 
@@ -142,7 +149,7 @@ def _section(raw: Any, cls: type, where: str) -> Any:
     known = {f.name: f for f in fields(cls)}
     unknown = set(raw) - set(known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(shown_key, sorted(unknown)))}; "
                           f"known: {', '.join(known)}")
     values: dict[str, Any] = {}
     for name, value in raw.items():
@@ -168,9 +175,10 @@ def _convert(value: Any, kind: str, where: str) -> Any:
             return None
         raise ConfigError(f"{where} must be text, not {value!r}")
     if kind == "float":
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and math.isfinite(value) and value >= 0):
             return float(value)
-        raise ConfigError(f"{where} must be a number >= 0, not {value!r}")
+        raise ConfigError(f"{where} must be a finite number >= 0, not {value!r}")
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
             return value
@@ -180,7 +188,7 @@ def _convert(value: Any, kind: str, where: str) -> Any:
             return value
         raise ConfigError(f"{where} must be true or false, not {value!r}")
     if kind == "Path":
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and "\x00" not in value:
             return Path(value)
         raise ConfigError(f"{where} must be a file path, not {value!r}")
     raise ConfigError(f"{where}: cannot check a setting of type {kind}")

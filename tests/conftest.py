@@ -30,6 +30,17 @@ def cli(*args: str, timeout: float = 120, **kwargs: object) -> subprocess.Comple
                           text=True, timeout=timeout, cwd=kwargs.pop("cwd", REPO), **kwargs)
 
 
+def stop_process(process: subprocess.Popen[Any], grace: float = 20) -> None:
+    """SIGTERM `process` if it still runs; SIGKILL it if it is not gone after `grace` s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,5 +23,5 @@ def test_wheel_carries_assets_sample_data_and_the_console_script(tmp_path: Path)
     assert "monitor/rules/profiles/ketamine-adult.toml" in names
     assert {"devices/simulator.py", "monitor/cli.py", "monitor/web/app.py"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "infusion-monitor = monitor.cli:main" in zipfile.ZipFile(wheel).read(
+    assert "infusion-monitor = monitor.cli:entry" in zipfile.ZipFile(wheel).read(
         entry_points).decode()

@@ -16,6 +16,7 @@ low limit 160``.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,7 +158,11 @@ def load_profile(path: str | Path | None = None) -> Profile:
     path = Path(path)
     if not path.suffix and not path.exists() and (PROFILES_DIR / f"{path}.toml").exists():
         path = PROFILES_DIR / f"{path}.toml"  # a shipped profile named by name
-    return profile_from_table(merge(base, _read(path)), origin=str(path))
+    clinic = _read(path)
+    if not clinic:  # a wiped or truncated file must not quietly become the defaults
+        raise ProfileError(f"{path}: the profile is empty; name at least one setting, "
+                           "or leave the profile out for the shipped defaults")
+    return profile_from_table(merge(base, clinic), origin=str(path))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -167,8 +172,18 @@ def _read(path: Path) -> dict[str, Any]:
         raise ProfileError(f"{path}: no such profile file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer literal too long to convert
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+
+
+def shown_key(name: str) -> str:
+    """A key from a TOML file as an error message shows it: quoted when it is not plain.
+
+    A quoted TOML key can hold a newline or other control characters, which
+    would split a one-line message.
+    """
+    plain = bool(name) and name.isprintable() and not any(c in name for c in " .\"'")
+    return name if plain else repr(name)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,7 +207,7 @@ class _Table:
         self.used: set[str] = set()
 
     def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
+        return f"{self.where}.{shown_key(name)}" if self.where else shown_key(name)
 
     def fail(self, name: str, message: str) -> ProfileError:
         return ProfileError(f"{self.origin}: {self.key(name)}: {message}")
@@ -207,6 +222,8 @@ class _Table:
             raise self.fail(name, "missing")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(name, f"{value!r} is not a number")
+        if not math.isfinite(value):
+            raise self.fail(name, f"{value!r} is not a finite number")
         if value < minimum:
             raise self.fail(name, f"{value!r} must not be below {minimum:g}")
         return float(value)
