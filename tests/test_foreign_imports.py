@@ -330,6 +330,8 @@ def bad_record(tmp_path: Path, kind: str) -> Path:
         dat.write_bytes(b"")
     elif kind == "no signals":
         header.write_text("bad 0 1 10\n")
+    elif kind == "signal lines missing":
+        header.write_text("bad 2 1 10\n")  # declares two signals, describes none
     elif kind == "no samples":
         header.write_text(header.read_text().replace(f" {MINUTES} 10:20:30", " 0 10:20:30"))
     elif kind == "waveform":
@@ -345,6 +347,7 @@ def bad_record(tmp_path: Path, kind: str) -> Path:
     ("empty header", "the WFDB header is empty"),
     ("empty .dat", "signal file 'bad.dat' holds no samples"),
     ("no signals", "the record has no signals"),
+    ("signal lines missing", "the header's signal lines are incomplete"),
     ("no samples", "the record has no samples"),
     ("waveform", "sampled at 125 Hz, a waveform record, not numerics"),
     ("no such record", "no such WFDB header (bad.hea)"),

@@ -411,6 +411,8 @@ def test_spec_options_reach_the_session() -> None:
     ("sim:?start=2026-11-26T14:00:00", "offset"),
     ("sim:?start=yesterday", "ISO 8601"),
     ("sim:?pre=-1", "pre"),
+    ("sim:?pre=1e308", "at most"),
+    ("sim:?nibp_after=1e308", "nibp_after"),
     ("sim:?nibp_during=0.5", "nibp_during"),
     ("sim:?event_at=5", "no episode"),
     ("sim:?scenario=disconnect&event_at=200", "does not fit"),
