@@ -89,3 +89,12 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one recorded (simulated) session."""
+    db = tmp_path_factory.mktemp("recorded") / "monitor.db"
+    result = cli("record", "--device", "sim:?speed=max&post=5", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    return db

@@ -1,6 +1,6 @@
 """Well-formed TOML files to mutate: a clinic file and an alarm profile.
 
-Shared by tests/test_bad_input.py (hypothesis mutations, in CI) and
+Shared by tests/test_bad_toml.py (hypothesis mutations, in CI) and
 bench/fuzz_decoders.py (long random mutations). Each sets most keys its
 loader knows, so that a mutation lands on a real setting more often than not.
 ``CLINIC_SEED`` has a ``{folder}`` to fill in for its store.
