@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from devices.table import Coded, ReadingTable  # noqa: E402
 from devices.vocabulary import PARAMETERS, SourceKind  # noqa: E402
+from monitor.review import summarize  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from monitor.web import review_page, timeline  # noqa: E402
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_port  # noqa: E402
@@ -80,6 +81,9 @@ def main() -> None:
                   f"{'PASS' if seconds < target else 'FAIL'}); the page is {size / 1000:.0f} KB"
                   + ("" if hours != 24 else
                      f" (target < 300 KB: {'PASS' if size < 300_000 else 'FAIL'})"))
+            summary_s, _ = best(lambda sid=sid: summarize(store, sid))
+            print(f"   then its summary panel (every reading, after the chart): "
+                  f"{summary_s:.2f} s server")
         sid = sessions[24]
         lo = T0_MS + 12 * 3600_000
         for minutes in (60, 10):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -96,6 +97,12 @@ def test_review_open_zoom_jump_and_play(browser: Any, reviewed: str) -> None:
     page.wait_for_function(f"() => ({hr_points})() > 100", timeout=30_000)
     overview_points = page.evaluate(hr_points)
     assert 100 < overview_points < 1200  # a 2-hour session, downsampled
+    # The summary follows the chart (it reads every reading): the systolic
+    # peak of the hypertensive response, past 180.
+    extremes = page.get_by_test_id("summary-extremes")
+    extremes.wait_for(timeout=30_000)
+    peak = re.search(r"SYS peak (\d+)", extremes.inner_text())
+    assert peak and int(peak.group(1)) >= 180, extremes.inner_text()
 
     # Zoom to five minutes: the server refines the window to every reading.
     page.wait_for_timeout(1500)  # after the chart's own first relayout (autosize)

@@ -59,7 +59,10 @@ def layout(store: Store, session_id: int | None, *, speed: int = 10) -> Any:
                        html.A("Report", href=f"/export/{session_id}.html", target="_blank")],
                       className="review-exports"),
         ], className="review-head"),
-        html.Div(summary_panel(summarize(store, session_id)), id="review-summary",
+        # Filled by `fill_summary` once the page is up: the summary reads every
+        # reading of the session (about 1.5 s for 24 hours), the chart only a
+        # downsample, so the chart must not wait for it.
+        html.Div(html.P("Working out the summary...", className="empty"), id="review-summary",
                  className="panel", **views.testid("review-summary")),
         html.Div(dcc.Graph(id="review-graph", figure=figure, config={"displaylogo": False}),
                  **views.testid("review-graph")),
@@ -181,6 +184,14 @@ def _range_of(relayout: dict[str, Any] | None, offset: int,
 
 
 def register(app: Dash, reader: Any) -> None:
+    @app.callback(Output("review-summary", "children"), Input("review-ref", "data"))
+    def fill_summary(ref: Any) -> Any:
+        ref = review_ref(ref, full=False)
+        try:
+            return summary_panel(summarize(reader.get(), ref["session"]))
+        except StoreError:
+            return html.P("No such session.", className="empty")
+
     @app.callback(Output("review-graph", "figure", allow_duplicate=True),
                   Input("review-graph", "relayoutData"), State("review-ref", "data"),
                   prevent_initial_call=True)
