@@ -110,7 +110,12 @@ def _indexed_chunks(path: Path, data: bytes,
     if not index.exists():
         return None
     marks: list[tuple[int, float]] = []
-    lines = index.read_text(encoding="ascii", errors="replace").splitlines()
+    try:
+        lines = index.read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError as exc:
+        notes.append(f"{index.name}: cannot be read ({exc.strerror or exc}); the index is "
+                     "ignored")
+        return None
     for number, line in enumerate(lines, start=1):
         try:
             offset_text, received_text = line.split()

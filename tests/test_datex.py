@@ -200,13 +200,17 @@ def test_the_real_capture_decodes_to_the_figures_of_protocols_md() -> None:
 
 
 @pytest.mark.parametrize("index", ["0 nan\n", "0 1e30\n", "0 1532624765\n5 x\n",
-                                   "0 1532624765\n0 1532624766\n-4 1532624767\n"])
+                                   "0 1532624765\n0 1532624766\n-4 1532624767\n",
+                                   "a directory"])
 def test_a_damaged_receipt_index_is_said_and_ignored(tmp_path: Path, index: str) -> None:
     capture = tmp_path / "capture.raw"
     capture.write_bytes(CAPTURE.read_bytes())
-    capture.with_name("capture.raw.times").write_text(index)
+    if index == "a directory":
+        capture.with_name("capture.raw.times").mkdir()
+    else:
+        capture.with_name("capture.raw.times").write_text(index)
     result = decode_capture(capture, "datex")
-    assert [n for n in result.notes if "the index is ignored" in n]
+    assert [n for n in result.notes if "the index is ignored" in n], result.notes
     # Placed by the monitor's clock, as without an index.
     assert [r.time for r in result.readings] == [
         r.time for r in decode_capture(CAPTURE, "datex", start=0).readings]
