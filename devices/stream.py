@@ -104,9 +104,11 @@ class StreamAdapter(Adapter):
             self.transport.write(self.link.due(now))
             wait = min(_MAX_WAIT_S, max(0.0, deadline - now) / clock.speed)
             data = self.transport.read(wait)
+            received = clock.now()
+            self.transport.keep(data, received)
             # Called even with no bytes: a link may have news of its own (an
             # association that timed out).
-            items = self.link.receive(data, clock.now())
+            items = self.link.receive(data, received)
             if items or clock.now() >= deadline:
                 return items
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import termios
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -152,10 +151,18 @@ class SerialTransport:
         except (serial.SerialException, OSError, termios.error) as exc:
             raise DeviceError(f"{self.url}: link lost: {exc}") from None
         self.bytes_in += len(data)
-        if self._capture is not None and self._capture_times is not None:
-            self._capture_times.write(f"{self._capture.tell()} {time.time():.3f}\n")
-            self._capture.write(data)
         return data
+
+    def keep(self, data: bytes, received: float) -> None:
+        """Append `data` to the raw capture (if any), received at `received` (s).
+
+        The caller passes the receipt time it gives the decoder, written in
+        full (``repr``), so that an import of the capture places every reading
+        at exactly the time the live recording stored.
+        """
+        if data and self._capture is not None and self._capture_times is not None:
+            self._capture_times.write(f"{self._capture.tell()} {received!r}\n")
+            self._capture.write(data)
 
     def write(self, data: bytes) -> None:
         if not data:

@@ -34,6 +34,10 @@ def stop(*processes: subprocess.Popen[str] | None) -> None:
 def sign_in(page: Any, name: str) -> None:
     page.fill("#user-name", name)
     page.press("#user-name", "Enter")
+    # Kept in this browser's storage once the server has taken it: only then
+    # are actions signed with it.
+    page.wait_for_function(f"() => JSON.parse(localStorage.getItem('user')) === {name!r}",
+                           timeout=15_000)
 
 
 @pytest.fixture

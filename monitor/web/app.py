@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
 from flask import g
 
 from monitor.access import refusal
@@ -111,9 +112,14 @@ def create_app(db_path: str | Path, *, poll_interval_s: float = 1.0,
         return (text(name) or "").strip()[:64]
 
     @app.callback(Output("user-name", "value"), Input("user", "modified_timestamp"),
-                  State("user", "data"))
-    def show_user(_: Any, name: Any) -> str:
-        return text(name) or ""
+                  State("user", "data"), State("user-name", "value"))
+    def show_user(_: Any, name: Any, typed: Any) -> str:
+        stored = text(name) or ""
+        if not stored and (text(typed) or "").strip():
+            # The page's first call answering after the nurse typed her name
+            # would wipe it, and her next action would be refused as unsigned.
+            raise PreventUpdate
+        return stored
 
     app.clientside_callback(ClientsideFunction("sound", "toggle"),
                             Output("sound-toggle", "children"),
