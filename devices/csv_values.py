@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from devices.csv_cells import RowProblem
-from devices.table import Coded
+from devices.table import Coded, ReadingTable
 from devices.timestamps import UTC_MS, format_time_ms
+from devices.vocabulary import Status
 
 # Cells that mean "no reading": VSCapture writes "-", other tools "--" or NaN.
 NO_VALUE_WORDS = ("-", "--", "---", "nan")
@@ -148,6 +149,43 @@ def compact(codes: np.ndarray, names: Sequence[str]) -> Coded:
         return Coded(codes.astype(np.int32, copy=False), tuple(names))
     renumber = np.cumsum(used, dtype=np.int32) - 1
     return Coded(renumber[codes], tuple(n for n, u in zip(names, used, strict=True) if u))
+
+
+def wide_readings(time_ms: np.ndarray, values: np.ndarray, kept: np.ndarray,
+                  params: Sequence[str], units: Sequence[str], source: str,
+                  lines: np.ndarray | None = None) -> ReadingTable:
+    """One valid reading per kept cell of a wide table, row by row, then column by column.
+
+    Parameters
+    ----------
+    time_ms : ndarray of int64
+        Each row's time.
+    values, kept : 2-D ndarrays (rows x columns)
+        The numbers, and which cells hold a reading.
+    params, units : sequences of str
+        Each column's parameter id and unit (a name may repeat).
+    source : str
+        The source of every reading.
+    lines : ndarray of int64, optional
+        Each row's line in its file.
+    """
+    rows, cols = np.nonzero(kept)
+    param_index: dict[str, int] = {}
+    unit_index: dict[str, int] = {}
+    param_of_col = np.array([param_index.setdefault(p, len(param_index)) for p in params],
+                            dtype=np.int32)
+    unit_of_col = np.array([unit_index.setdefault(u, len(unit_index)) for u in units],
+                           dtype=np.int32)
+    count = len(rows)
+    return ReadingTable(
+        time_ms=time_ms[rows],
+        param=compact(param_of_col[cols], list(param_index)),
+        value=values[rows, cols],
+        unit=compact(unit_of_col[cols], list(unit_index)),
+        status=np.full(count, Status.VALID.code, dtype=np.int8),
+        source=Coded(np.zeros(count, dtype=np.int32), (source,)),
+        line=None if lines is None else lines[rows],
+    )
 
 
 def out_of_order(ms: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

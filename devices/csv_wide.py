@@ -25,11 +25,11 @@ import numpy as np
 from devices.aliases import canonical_param, normalise_header, split_unit
 from devices.csv_cells import CsvSource, RecordingError
 from devices.csv_format import CsvRecording, order_problems, read_times, time_problem
-from devices.csv_values import Rejections, cell_text, compact, parse_numbers
+from devices.csv_values import Rejections, cell_text, parse_numbers, wide_readings
 from devices.foreign import detect_csv_source, future_dates_note, zeros_to_no_value
-from devices.table import Coded, ReadingTable
+from devices.table import ReadingTable
 from devices.timestamps import DateOrder
-from devices.vocabulary import PARAMETERS, Status, unit_of
+from devices.vocabulary import PARAMETERS, unit_of
 
 # Normalised (aliases.normalise_header) names of a column holding the time.
 TIME_COLUMN_NAMES = ("time", "timestamp", "date", "datetime", "datestamp", "timeutc",
@@ -156,20 +156,4 @@ def _readings(columns: list[_ParamColumn], params: list[str], units: list[str],
         return ReadingTable.empty()
     kept = np.stack([column.kept for column in columns], axis=1)
     values = np.stack([column.values for column in columns], axis=1)
-    rows, cols = np.nonzero(kept)
-    param_index: dict[str, int] = {}
-    unit_index: dict[str, int] = {}
-    param_of_col = np.array([param_index.setdefault(p, len(param_index)) for p in params],
-                            dtype=np.int32)
-    unit_of_col = np.array([unit_index.setdefault(u, len(unit_index)) for u in units],
-                           dtype=np.int32)
-    count = len(rows)
-    return ReadingTable(
-        time_ms=time_ms[rows],
-        param=compact(param_of_col[cols], list(param_index)),
-        value=values[rows, cols],
-        unit=compact(unit_of_col[cols], list(unit_index)),
-        status=np.full(count, Status.VALID.code, dtype=np.int8),
-        source=Coded(np.zeros(count, dtype=np.int32), (source,)),
-        line=lines[rows],
-    )
+    return wide_readings(time_ms, values, kept, params, units, source, lines)

@@ -45,7 +45,7 @@ import numpy as np
 from devices.aliases import canonical_signal
 from devices.csv_cells import RecordingError, RowProblem, check_readable_file
 from devices.csv_format import CsvRecording
-from devices.csv_values import compact
+from devices.csv_values import wide_readings
 from devices.foreign import (
     NO_DATE,
     WFDB_NUMERICS,
@@ -53,9 +53,8 @@ from devices.foreign import (
     future_dates_note,
     zeros_to_no_value,
 )
-from devices.table import Coded, ReadingTable
+from devices.table import ReadingTable
 from devices.timestamps import TimeZoneError, wall_to_utc_ms
-from devices.vocabulary import Status
 
 DEFAULT_SOURCE = "wfdb"
 MAX_NUMERICS_HZ = 2.0
@@ -323,22 +322,7 @@ def _readings(header: Any, physical: np.ndarray, start_ms: int, source: str,
         notes.append("samples marked invalid in the record, read as no reading: "
                      + ", ".join(invalid))
     values = np.stack(columns, axis=1)
-    rows, cols = np.nonzero(~np.isnan(values))
-    param_index: dict[str, int] = {}
-    unit_index: dict[str, int] = {}
-    param_of_col = np.array([param_index.setdefault(p, len(param_index)) for p in params],
-                            dtype=np.int32)
-    unit_of_col = np.array([unit_index.setdefault(u, len(unit_index)) for u in units],
-                           dtype=np.int32)
-    kept = len(rows)
-    return ReadingTable(
-        time_ms=time_ms[rows],
-        param=compact(param_of_col[cols], list(param_index)),
-        value=values[rows, cols],
-        unit=compact(unit_of_col[cols], list(unit_index)),
-        status=np.full(kept, Status.VALID.code, dtype=np.int8),
-        source=Coded(np.zeros(kept, dtype=np.int32), (source,)),
-    )
+    return wide_readings(time_ms, values, ~np.isnan(values), params, units, source)
 
 
 def _param_of(signal: str, claimed: dict[str, str], notes: list[str]) -> str:
