@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from monitor.service import Recorder
 from monitor.store import Store
 from monitor.store.alarm_log import session_alarms
 from monitor.store.commands import Command, get, submit
+from tests.conftest import until
 
 
 @pytest.fixture
@@ -30,14 +31,7 @@ def hypertensive_chair(db_path: Path) -> Iterator[tuple[Store, Recorder]]:
         store.close()
 
 
-def wait_for(check: Callable[[], object], timeout: float = 20.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
+wait_for = partial(until, timeout=20.0)
 
 
 def answered(store: Store, command_id: int) -> Command:
