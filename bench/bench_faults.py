@@ -63,7 +63,7 @@ from monitor.store import Store  # noqa: E402
 from monitor.store.alarm_log import session_alarms  # noqa: E402
 from monitor.store.health import health_path, read_health  # noqa: E402
 from monitor.store.writer import MAX_HELD_READINGS  # noqa: E402
-from tests.conftest import CHROMIUM, free_port  # noqa: E402
+from tests.conftest import CHROMIUM, free_port, stop_process  # noqa: E402
 
 FAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))),
                 Path("/usr/lib/faketime/libfaketime.so.1"))
@@ -170,18 +170,6 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM `process` if it still runs, SIGKILL after 15 s; reap it."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 @contextlib.contextmanager
 def scratch(prefix: str) -> Iterator[Path]:
     """A temporary folder; the store's health file (kept elsewhere) goes with it."""
@@ -266,8 +254,8 @@ def kill_once(folder: Path, run_s: float, pause_s: float) -> KillRun:
                 db, "SELECT time, data FROM events WHERE kind = 'recording_resumed'"),
                 60, "the resume event")
         finally:
-            stop_process(first)
-            stop_process(second)
+            stop_process(first, 15)
+            stop_process(second, 15)
     after = set(query(db, rows_sql))
     event_ms, data = resumed[-1]
     return KillRun(committed=len(before), lost=len(before - after),
@@ -575,7 +563,7 @@ def bench_clock(before_s: float, after_s: float, step_s: int = 3600) -> None:
                 offset.write_text(f"+{step_s}s")
                 time.sleep(after_s)
             finally:
-                stop_process(recorder)
+                stop_process(recorder, 15)
         rows = query(db, "SELECT time, received FROM readings ORDER BY id")
         kinds = Counter(k for (k,) in query(db, "SELECT kind FROM events"))
         rules = Counter(r for (r,) in query(db, "SELECT rule FROM alarms"))
@@ -675,8 +663,8 @@ def bench_screen(repeats: int) -> None:
                     finally:
                         browser.close()
             finally:
-                stop_process(server)
-                stop_process(recorder)
+                stop_process(server, 15)
+                stop_process(recorder, 15)
     print(f"  screen reconnect, SIGKILL -> NO CONNECTION banner: "
           f"{spread([r.kill_to_banner_s for r in runs])}")
     print(f"  screen reconnect, restart -> port accepting: "

@@ -30,8 +30,13 @@ def cli(*args: str, timeout: float = 120, **kwargs: object) -> subprocess.Comple
                           text=True, timeout=timeout, cwd=kwargs.pop("cwd", REPO), **kwargs)
 
 
-def stop_process(process: subprocess.Popen[Any], grace: float = 20) -> None:
-    """SIGTERM `process` if it still runs; SIGKILL it if it is not gone after `grace` s."""
+def stop_process(process: subprocess.Popen[Any] | None, grace: float = 20) -> None:
+    """SIGTERM `process` if it still runs; SIGKILL it if it is not gone after `grace` s.
+
+    None (a process that was never started) is nothing to stop.
+    """
+    if process is None:
+        return
     if process.poll() is None:
         process.terminate()
     try:
