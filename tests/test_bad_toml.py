@@ -297,12 +297,7 @@ def _check_cli(run: CliRun, case: TomlCase) -> None:
 
 
 def _params(cases: list[TomlCase], where: str) -> list[Any]:
-    params = []
-    for case in cases:
-        if where not in case.via:
-            continue
-        params.append(pytest.param(case, id=case.id))
-    return params
+    return [pytest.param(case, id=case.id) for case in cases if where in case.via]
 
 
 @pytest.mark.parametrize("case", _params(CONFIG_CASES, RUN))
